@@ -1,0 +1,21 @@
+"""Built-in learner plugin ``lstm97``: the 1997 LSTM and the paper's presets for it.
+
+Registration imports only NumPy; the numba kernel is loaded when a network is first built.
+"""
+
+from seqbench.hookspecs import hookimpl
+
+
+@hookimpl
+def seqbench_register_learners(register):
+    from .learner import LSTM97
+
+    register(LSTM97)
+
+
+@hookimpl
+def seqbench_register_presets(register):
+    from .presets import PRESETS
+
+    for preset in PRESETS:
+        register(preset)

@@ -1,0 +1,116 @@
+"""The LSTM97 learner: the 1997 memory-cell architecture trained with its truncated on-line rule."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seqbench.blocks import SequenceBlock
+from seqbench.contracts import Learner, TaskSpec
+from seqbench.params import Param
+
+from .network import BIAS_CHOICES, SQUASH, Layout, build_layout, initial_weights
+
+UPDATE_MODES = {"step": 0, "sequence": 1}
+
+
+class LSTM97(Learner):
+    """Hochreiter & Schmidhuber's 1997 LSTM: memory blocks with input and output gates, no forget
+    gate, constant error carrousel of self-weight 1, truncated gradient (PAPER.md §1.3-1.4).
+
+    Squashing functions are named by range: ``sym2`` is 4σ−2 in [−2,2], ``sym1`` is 2σ−1 in
+    [−1,1], ``logistic`` is σ in [0,1]. The paper's text uses g = sym2 and h = sym1; the caption
+    of its Table 10 swaps them (PAPER.md §2.11, item 2).
+    """
+
+    name = "lstm97"
+    aliases = ("lstm",)
+    summary = "1997 LSTM (input/output gates, CEC, truncated online RTRL-style rule)"
+    params = {
+        "blocks": Param(3, "number of memory blocks", "int", low=1, high=10_000),
+        "block_size": Param(2, "memory cells per block", "int", low=1, high=10_000),
+        "output_gate": Param(True, "whether blocks have output gates", "bool"),
+        "connectivity": Param("F", "F: hidden layer fully recurrent, outputs see cells only; "
+                              "B: each layer sees all layers below (PAPER.md §2.2)", "str",
+                              choices=("F", "B")),
+        "bias": Param("gates", "units with bias weights (Table 10: ga=gates, b1=hidden, "
+                      "all=all non-input units)", "str", choices=BIAS_CHOICES),
+        "learning_rate": Param(0.5, "learning rate alpha", "float", low=0.0, high=1e6),
+        "init_range": Param(0.1, "initial weights uniform in [-r, r]", "float", low=0.0, high=1e3),
+        "random_bias_range": Param(None, "interval of random ('r') gate biases; none: init_range",
+                                   "float", low=0.0, high=1e3, nullable=True),
+        "input_gate_bias": Param((), "initial input-gate bias per block; empty: random", "floats"),
+        "output_gate_bias": Param((), "initial output-gate bias per block; empty: random", "floats"),
+        "g": Param("sym2", "cell input squashing g", "str", choices=tuple(SQUASH)),
+        "h": Param("sym1", "cell output squashing h", "str", choices=tuple(SQUASH)),
+        "update": Param("step", "apply weight changes every time step (the paper's on-line "
+                        "learning) or summed at each sequence end", "str",
+                        choices=tuple(UPDATE_MODES)),
+    }
+
+    layout: Layout
+    wh: np.ndarray
+    wo: np.ndarray
+
+    def build(self, spec: TaskSpec, rng: np.random.Generator) -> None:
+        p = self.params
+        self.layout = build_layout(
+            spec.n_inputs, spec.n_outputs, p["blocks"], p["block_size"], p["output_gate"],
+            p["connectivity"], p["bias"],
+        )
+        self.wh, self.wo = initial_weights(
+            self.layout, rng, p["init_range"], p["random_bias_range"],
+            tuple(p["input_gate_bias"]), tuple(p["output_gate_bias"]),
+        )
+        self._dwh = np.zeros_like(self.wh)
+        self._dwo = np.zeros_like(self.wo)
+
+    @property
+    def n_weights(self) -> int:
+        return self.layout.n_weights
+
+    def compile(self) -> None:
+        from .kernel import run_block  # noqa: F401  (import triggers loading the cached kernel)
+
+        tiny = SequenceBlock(
+            np.zeros((1, 2, self.layout.n_inputs)), np.zeros((1, 2, self.layout.n_outputs)),
+            np.ones((1, 2), bool), np.array([2]),
+        )
+        wh, wo = self.wh.copy(), self.wo.copy()
+        self._run(tiny, mode=0)
+        self._run(tiny, mode=-1)
+        self.wh, self.wo = wh, wo
+
+    def _run(self, block: SequenceBlock, mode: int, alpha: float | None = None) -> np.ndarray:
+        from .kernel import run_block
+
+        L = self.layout
+        out = np.zeros((len(block), block.inputs.shape[1], L.n_outputs))
+        run_block(
+            block.inputs, block.targets, block.target_mask, block.lengths,
+            self.wh, self.wo, L.h_lo, L.h_hi, L.o_lo, L.o_hi,
+            L.in_gate, L.out_gate, L.cell_unit, L.cell_block,
+            SQUASH[self.params["g"]], SQUASH[self.params["h"]],
+            float(self.params["learning_rate"] if alpha is None else alpha), mode,
+            self._dwh, self._dwo, out,
+        )
+        return out
+
+    def train(self, block: SequenceBlock) -> np.ndarray:
+        return self._run(block, UPDATE_MODES[self.params["update"]])
+
+    def predict(self, block: SequenceBlock) -> np.ndarray:
+        return self._run(block, -1)
+
+    def gradient(self, block: SequenceBlock) -> tuple[np.ndarray, np.ndarray]:
+        """The truncated rule's weight change per unit learning rate, summed over the block,
+        with weights frozen (the negative gradient of ½Σ(target−y)² under the truncation)."""
+        self._dwh[:] = 0.0
+        self._dwo[:] = 0.0
+        self._run(block, 2, alpha=1.0)
+        dwh, dwo = self._dwh.copy(), self._dwo.copy()
+        self._dwh[:] = 0.0
+        self._dwo[:] = 0.0
+        return dwh, dwo
+
+    def is_finite(self) -> bool:
+        return bool(np.isfinite(self.wh).all() and np.isfinite(self.wo).all())

@@ -1,0 +1,96 @@
+"""Sequence blocks: the unit of data that crosses from a task to a learner's numba kernel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class SequenceBlock:
+    """A batch of variable-length sequences, padded to a common length, presented in order.
+
+    ``inputs[i, t]`` is the input vector of sequence ``i`` at step ``t`` and ``targets[i, t]`` its
+    target vector; ``target_mask[i, t]`` says whether a target exists at that step (and so whether
+    an error is injected there). Steps at or beyond ``lengths[i]`` are padding and never looked at.
+    ``extras`` carries per-sequence arrays a task needs to judge its own outputs (for example the
+    set of legal next symbols of the Reber grammar, or the noise-free target of Task 3c); every
+    extra array has the sequences on its first axis.
+    """
+
+    inputs: np.ndarray  # (n, T, n_inputs) float64
+    targets: np.ndarray  # (n, T, n_outputs) float64
+    target_mask: np.ndarray  # (n, T) bool
+    lengths: np.ndarray  # (n,) int64
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.inputs = np.ascontiguousarray(self.inputs, dtype=np.float64)
+        self.targets = np.ascontiguousarray(self.targets, dtype=np.float64)
+        self.target_mask = np.ascontiguousarray(self.target_mask, dtype=np.bool_)
+        self.lengths = np.ascontiguousarray(self.lengths, dtype=np.int64)
+        n, t = self.inputs.shape[:2]
+        if self.targets.shape[:2] != (n, t) or self.target_mask.shape != (n, t):
+            raise ValueError(
+                f"block shapes disagree: inputs {self.inputs.shape}, targets "
+                f"{self.targets.shape}, target_mask {self.target_mask.shape}"
+            )
+        if self.lengths.shape != (n,) or (n and (self.lengths.max() > t or self.lengths.min() < 1)):
+            raise ValueError("lengths must be one per sequence, each in [1, padded length]")
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        """Number of real (unpadded) time steps in the block."""
+        return int(self.lengths.sum())
+
+    def take(self, index: np.ndarray | slice) -> SequenceBlock:
+        """The sub-block of the sequences at ``index``, trimmed to its own longest sequence."""
+        lengths = self.lengths[index]
+        t = int(lengths.max()) if len(lengths) else 1
+        return SequenceBlock(
+            self.inputs[index, :t],
+            self.targets[index, :t],
+            self.target_mask[index, :t],
+            lengths,
+            {k: (v[index][:, :t] if _is_stepwise(v, self) else v[index]) for k, v in self.extras.items()},
+        )
+
+    @staticmethod
+    def concatenate(blocks: list[SequenceBlock]) -> SequenceBlock:
+        """One block holding the sequences of ``blocks`` in order, re-padded."""
+        t = max(b.inputs.shape[1] for b in blocks)
+
+        def pad(a: np.ndarray) -> np.ndarray:
+            if a.ndim < 2 or a.shape[1] == t:
+                return a
+            width = [(0, 0)] * a.ndim
+            width[1] = (0, t - a.shape[1])
+            return np.pad(a, width)
+
+        extras = {}
+        for k in blocks[0].extras:
+            parts = [b.extras[k] for b in blocks]
+            stepwise = all(_is_stepwise(p, b) for p, b in zip(parts, blocks))
+            extras[k] = np.concatenate([pad(p) if stepwise else p for p in parts])
+        return SequenceBlock(
+            np.concatenate([pad(b.inputs) for b in blocks]),
+            np.concatenate([pad(b.targets) for b in blocks]),
+            np.concatenate([pad(b.target_mask) for b in blocks]),
+            np.concatenate([b.lengths for b in blocks]),
+            extras,
+        )
+
+
+def _is_stepwise(a: Any, block: SequenceBlock) -> bool:
+    """Whether an extra array has a time axis matching the block's padded length."""
+    return isinstance(a, np.ndarray) and a.ndim >= 2 and a.shape[1] == block.inputs.shape[1]
+
+
+def final_step_outputs(block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
+    """The output vector at the last real step of every sequence, shape (n, n_outputs)."""
+    return outputs[np.arange(len(block)), block.lengths - 1]

@@ -1,0 +1,202 @@
+"""What a task and a learner are: the contracts every plugin, built-in or third-party, implements.
+
+A **task** describes a problem of the paper: its input/output shape (:class:`TaskSpec`), how its
+sequences are generated, how a learner's outputs on a sequence are judged, the paper's stopping
+rule and its final test protocol. For each trial it hands out a :class:`TaskRun`, which owns the
+trial's data (seeded by the harness) and its stopping criterion.
+
+A **learner** is a recurrent network plus its learning rule. Its constructor only stores
+parameters (scikit-learn's rule), so a learner can be described, hashed and rebuilt from them;
+:meth:`Learner.build` sizes it for a task and draws its initial weights; :meth:`Learner.train`
+learns online from a block of sequences, in order, and returns the outputs it produced while
+doing so; :meth:`Learner.predict` runs the frozen network.
+
+Presets bind a learner's parameters to a task's parameters as the paper configured them, with
+the paper's published figures for that configuration (:class:`PaperRow`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .blocks import SequenceBlock
+from .criteria import Criterion
+from .params import Param
+
+TARGET_KINDS = ("every_step", "final_step", "some_steps")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """The shape of a task as a learner sees it.
+
+    ``targets`` says where targets occur (``every_step``, ``final_step`` or ``some_steps``);
+    targets always lie in ``target_range``, the range of the paper's logistic output units.
+    """
+
+    n_inputs: int
+    n_outputs: int
+    targets: str = "every_step"
+    target_range: tuple[float, float] = (0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.targets not in TARGET_KINDS:
+            raise ValueError(f"TaskSpec.targets must be one of {TARGET_KINDS}")
+
+
+@dataclass(frozen=True)
+class TaskStreams:
+    """The independent random streams of one trial, as a task sees them.
+
+    ``data`` generates fixed sets and (for on-line tasks) the training sequences; it is shared by
+    every learner at the same trial index, so comparisons are paired. ``order`` decides the
+    presentation order of exemplars drawn from a fixed training set. ``test`` generates the final
+    test set.
+    """
+
+    data: np.random.Generator
+    order: np.random.Generator
+    test: np.random.Generator
+
+
+class TaskRun:
+    """One trial's instance of a task: its data, its judge and its stopping criterion."""
+
+    #: the rule that ends training successfully (the paper's stopping criterion)
+    criterion: Criterion
+
+    def training_block(self, n: int) -> SequenceBlock:
+        """The next ``n`` training sequences, in presentation order."""
+        raise NotImplementedError
+
+    def judge(self, block: SequenceBlock, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per sequence: whether the outputs count as correct, and the task's error measure."""
+        raise NotImplementedError
+
+    def evaluate(self, predict) -> dict[str, float]:
+        """The paper's final test protocol on the frozen learner; returns named metrics.
+
+        ``predict(block) -> outputs``. The metric named ``test_error`` (a fraction of sequences
+        misclassified or mispredicted) is shown in the standard table when present.
+        """
+        return {}
+
+
+class Task:
+    """Base class of tasks. Subclasses set the class attributes and implement the methods.
+
+    The constructor stores the resolved parameters in ``self.params`` and nothing else.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    #: the section of ``shared/spec/PAPER.md`` the task follows
+    paper_section: ClassVar[str] = ""
+    params: ClassVar[Mapping[str, Param]] = {}
+    #: default training budget in sequences (the paper's cap where it gives one)
+    default_budget: ClassVar[int] = 100_000
+    #: default number of trials (the paper's count per table row where it gives one)
+    default_trials: ClassVar[int] = 10
+
+    def __init__(self, **params: Any):
+        self.params = dict(params)
+
+    def spec(self) -> TaskSpec:
+        """The input/output shape of this task under its parameters."""
+        raise NotImplementedError
+
+    def dataset_index(self, trial: int) -> int:
+        """Which data stream trial ``trial`` uses; trials sharing an index share their data.
+
+        The default gives every trial its own data. Experiment 1 of the paper, for example, runs
+        10 weight initialisations on each of 3 training/test-set pairs.
+        """
+        return trial
+
+    def start(self, streams: TaskStreams) -> TaskRun:
+        """Create the task's data for one trial from the trial's random streams."""
+        raise NotImplementedError
+
+
+class Learner:
+    """Base class of learners.
+
+    Subclasses declare ``name``, ``params`` and implement :meth:`build`, :meth:`train`,
+    :meth:`predict` and :attr:`n_weights`. Heavy imports (numba kernels) belong inside
+    :meth:`build` or in a module imported from there, so that listing plugins stays fast.
+    """
+
+    name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    summary: ClassVar[str] = ""
+    params: ClassVar[Mapping[str, Param]] = {}
+
+    def __init__(self, **params: Any):
+        self.params = dict(params)
+
+    def build(self, spec: TaskSpec, rng: np.random.Generator) -> None:
+        """Size the network for ``spec`` and draw its initial weights from ``rng``."""
+        raise NotImplementedError
+
+    def compile(self) -> None:
+        """Warm up just-in-time compiled kernels; its time is measured apart from training."""
+
+    def train(self, block: SequenceBlock) -> np.ndarray:
+        """Learn online from ``block`` in order; return the outputs produced while learning.
+
+        The returned array has shape ``(len(block), padded length, n_outputs)``; output ``[i, t]``
+        is the network's output at step ``t`` of sequence ``i``, before the weight change that
+        step's error causes. Network state is reset at the start of every sequence.
+        """
+        raise NotImplementedError
+
+    def predict(self, block: SequenceBlock) -> np.ndarray:
+        """Outputs of the frozen network on ``block`` (same shape as :meth:`train`'s)."""
+        raise NotImplementedError
+
+    @property
+    def n_weights(self) -> int:
+        """Number of trainable weights, counted as the paper counts them."""
+        raise NotImplementedError
+
+    def is_finite(self) -> bool:
+        """False once any weight has become NaN or infinite (the trial is then ``diverged``)."""
+        return True
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """The paper's published figures for one configuration (a row of one of its tables)."""
+
+    table: str
+    success_rate: float | None = None  # fraction in [0, 1]; None where the paper gives none
+    sequences_to_success: float | None = None  # the paper's mean "success after"
+    trials: int | None = None
+    note: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A learner configured as the paper configured it for one task.
+
+    ``task_params`` and ``learner_params`` override the defaults; ``source`` cites the section of
+    ``shared/spec/PAPER.md`` the values come from. ``default`` marks the preset used when a
+    comparison names no preset.
+    """
+
+    name: str
+    learner: str
+    task: str
+    learner_params: Mapping[str, Any] = field(default_factory=dict)
+    task_params: Mapping[str, Any] = field(default_factory=dict)
+    budget: int | None = None
+    trials: int | None = None
+    paper: PaperRow | None = None
+    source: str = ""
+    description: str = ""
+    default: bool = False

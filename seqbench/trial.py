@@ -1,0 +1,209 @@
+"""One trial: train a learner online on a task until the task's criterion holds or the budget ends.
+
+Seeding: a trial's randomness comes from ``numpy.random.SeedSequence([seed, stream, index])``
+with one named stream each for the task's data, the presentation order, the final test set and the
+learner's initial weights. The data stream is indexed by the task's dataset index (not by the
+learner), so every learner at the same trial index sees exactly the same sequences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .contracts import TaskStreams
+from .params import to_jsonable
+
+STATUSES = ("solved", "budget_exhausted", "diverged", "error")
+STREAMS = {"data": 0, "order": 1, "test": 2, "init": 3}
+#: sequences per call into a learner's kernel, unless a periodic check needs a smaller step
+BLOCK_SEQUENCES = 100
+CURVE_POINTS = 200
+
+
+def stream(seed: int, name: str, index: int) -> np.random.Generator:
+    """The generator of one named random stream of a trial (see the module docstring)."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), STREAMS[name], int(index)]))
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything that determines a trial's outcome; its canonical form is its resume key.
+
+    ``task_params`` and ``learner_params`` are complete (defaults filled in by the harness), so
+    the same work asked for in another order, or with a default spelled out, has the same key.
+    ``versions`` holds the versions of seqbench and of the plugins providing task and learner.
+    """
+
+    task: str
+    learner: str
+    task_params: Mapping[str, Any]
+    learner_params: Mapping[str, Any]
+    seed: int
+    trial: int
+    budget: int
+    preset: str | None = None
+    versions: Mapping[str, str] = field(default_factory=dict)
+
+    def canonical(self) -> dict[str, Any]:
+        """A JSON-ready dict with sorted keys and normalised values."""
+        return {
+            "task": self.task,
+            "task_params": {k: to_jsonable(self.task_params[k]) for k in sorted(self.task_params)},
+            "learner": self.learner,
+            "learner_params": {
+                k: to_jsonable(self.learner_params[k]) for k in sorted(self.learner_params)
+            },
+            "seed": int(self.seed),
+            "trial": int(self.trial),
+            "budget": int(self.budget),
+            "versions": {k: self.versions[k] for k in sorted(self.versions)},
+        }
+
+    @property
+    def key(self) -> str:
+        """SHA-256 of the canonical form (the preset name is a label, not part of the key)."""
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def config_key(self) -> str:
+        """Hash of everything but seed and trial: trials with the same config form one row."""
+        c = self.canonical()
+        for k in ("trial",):
+            c.pop(k)
+        text = json.dumps(c, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class TrialResult:
+    """The outcome of one trial.
+
+    ``status`` is one of ``solved``, ``budget_exhausted``, ``diverged`` or ``error``;
+    ``stop_reason`` names the criterion that stopped a solved trial (or the budget, the
+    non-finite value, the exception). ``sequences`` counts training sequences presented;
+    ``sequences_to_success`` is that count when the criterion first held (None if it never did).
+    ``ns_per_step`` is the time spent inside the learner's training calls per trained time step;
+    ``compile_s`` (just-in-time compilation) is never part of ``wall_s``. ``curve`` is a sampled
+    learning curve of ``(sequences, mean training error, fraction correct)`` triples.
+    """
+
+    key: str
+    status: str
+    stop_reason: str
+    sequences: int
+    sequences_to_success: int | None
+    time_steps: int
+    wall_s: float
+    compile_s: float
+    train_s: float
+    ns_per_step: float | None
+    n_weights: int | None
+    check_every: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    curve: list[tuple[int, float, float]] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _downsample(curve: list[tuple[int, float, float]], points: int = CURVE_POINTS) -> list:
+    if len(curve) <= points:
+        return curve
+    idx = np.unique(np.linspace(0, len(curve) - 1, points).round().astype(int))
+    return [curve[i] for i in idx]
+
+
+def run_trial(spec: TrialSpec, registry=None) -> TrialResult:
+    """Run ``spec`` to completion and return its result; never raises for a learner's fault."""
+    from .plugins import get_registry
+
+    registry = registry or get_registry()
+    task = registry.task(spec.task)(**spec.task_params)
+    learner = registry.learner(spec.learner)(**spec.learner_params)
+    result = TrialResult(
+        key=spec.key, status="error", stop_reason="", sequences=0, sequences_to_success=None,
+        time_steps=0, wall_s=0.0, compile_s=0.0, train_s=0.0, ns_per_step=None, n_weights=None,
+        check_every=0,
+    )
+    t_start = time.perf_counter()
+    try:
+        _train(spec, task, learner, result)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # a learner or task that raises gives an ``error`` trial
+        result.status = "error"
+        result.stop_reason = type(exc).__name__
+        result.error = f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=6)
+    result.wall_s = time.perf_counter() - t_start - result.compile_s
+    if result.time_steps:
+        result.ns_per_step = result.train_s / result.time_steps * 1e9
+    return result
+
+
+def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
+    dataset = task.dataset_index(spec.trial)
+    streams = TaskStreams(
+        data=stream(spec.seed, "data", dataset),
+        order=stream(spec.seed, "order", spec.trial),
+        test=stream(spec.seed, "test", dataset),
+    )
+    run = task.start(streams)
+    learner.build(task.spec(), stream(spec.seed, "init", spec.trial))
+    result.n_weights = int(learner.n_weights)
+    t0 = time.perf_counter()
+    learner.compile()
+    result.compile_s = time.perf_counter() - t0
+
+    criterion = run.criterion
+    every = int(getattr(criterion, "check_every", 0) or 0)
+    result.check_every = every
+    seen = 0
+    curve: list[tuple[int, float, float]] = []
+    while seen < spec.budget:
+        n = min(BLOCK_SEQUENCES, spec.budget - seen)
+        if every:
+            n = min(n, every - seen % every)
+        block = run.training_block(n)
+        t0 = time.perf_counter()
+        outputs = learner.train(block)
+        result.train_s += time.perf_counter() - t0
+        result.time_steps += block.n_steps
+        if not (_outputs_finite(block, outputs) and learner.is_finite()):
+            result.sequences = seen + n
+            result.status, result.stop_reason = "diverged", "non-finite outputs or weights"
+            result.curve = _downsample(curve)
+            return
+        correct, error = run.judge(block, outputs)
+        curve.append((seen + n, float(np.mean(error)), float(np.mean(correct))))
+        hit = criterion.observe(correct, error)
+        if hit is not None:
+            seen += int(hit) + 1
+            result.status, result.sequences_to_success = "solved", seen
+            break
+        seen += n
+        if every and seen % every == 0 and criterion.check(learner.predict):
+            result.status, result.sequences_to_success = "solved", seen
+            break
+    else:
+        result.status = "budget_exhausted"
+    result.sequences = seen
+    fired = getattr(criterion, "fired", None) or criterion
+    result.stop_reason = fired.describe() if result.status == "solved" else "budget"
+    result.metrics.update(getattr(criterion, "milestones", {}) or {})
+    result.metrics.update(run.evaluate(learner.predict))
+    result.curve = _downsample(curve)
+
+
+def _outputs_finite(block, outputs: np.ndarray) -> bool:
+    valid = np.arange(outputs.shape[1])[None, :] < block.lengths[:, None]
+    return bool(np.isfinite(outputs[valid]).all())

@@ -1,0 +1,233 @@
+"""Experiment 1 of the 1997 paper: next-symbol prediction on the embedded Reber grammar.
+
+PAPER.md §2.3. Standard Reber graph, embedded between ``B c ... c E`` with ``c`` in {T, P}; every
+choice is a fair coin. Protocol (following Fahlman): a training set and a separate test set of 256
+strings each, test strings never equal to a training string; training exemplars are drawn at random
+from the training set; activations are reset after each string. Success: every symbol of every
+string of both sets is predicted correctly, i.e. at every step the output units of the possible
+next symbols are the most active ones.
+
+Choices the paper leaves open, and what this task does (each is a parameter):
+
+``target_coding``
+    ``next`` (default): the target is the one-hot code of the symbol that actually follows, the
+    usual next-symbol prediction set-up (Cleeremans et al. 1989). ``legal``: the target marks every
+    legal successor. Both are judged by the same success test.
+``sets``
+    ``sampled`` (default, the text as written): 256 strings drawn from the grammar for training
+    (repeats allowed, as sampling gives them), then 256 test strings drawn from the grammar,
+    skipping any string that is in the training set. ``distinct``: all 512 strings are distinct,
+    which makes both sets longer on average (short strings are rarer once each appears once).
+``check_every``
+    the success test needs the frozen network on all 512 strings, so it runs every this many
+    training strings; sequences to success are exact to within this interval.
+``trials_per_dataset``
+    the paper ran 10 weight initialisations on each of 3 training/test-set pairs: trials
+    ``0..9`` share one pair, ``10..19`` the next, and so on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seqbench.blocks import SequenceBlock
+from seqbench.contracts import Task, TaskRun, TaskSpec, TaskStreams
+from seqbench.criteria import PeriodicCheck
+from seqbench.hookspecs import hookimpl
+from seqbench.params import Param
+
+SYMBOLS = "BTPSXVE"
+INDEX = {s: i for i, s in enumerate(SYMBOLS)}
+
+# Reber graph: state -> the two (symbol, next state) edges; state 6 emits E and ends.
+REBER_EDGES = {
+    0: (("B", 1),),
+    1: (("T", 2), ("P", 3)),
+    2: (("S", 2), ("X", 4)),
+    3: (("T", 3), ("V", 5)),
+    4: (("X", 3), ("S", 6)),
+    5: (("P", 4), ("V", 6)),
+    6: (("E", None),),
+}
+
+
+def reber_string(rng: np.random.Generator) -> tuple[str, list[frozenset[str]]]:
+    """One Reber string and, for each of its symbols, the set of legal next symbols."""
+    symbols, legal = [], []
+    state = 0
+    while state is not None:
+        edges = REBER_EDGES[state]
+        symbol, state = edges[rng.integers(len(edges))] if len(edges) > 1 else edges[0]
+        symbols.append(symbol)
+        legal.append(frozenset(s for s, _ in REBER_EDGES[state]) if state is not None else None)
+    return "".join(symbols), legal
+
+
+def embedded_reber_string(rng: np.random.Generator) -> tuple[str, list[frozenset[str]]]:
+    """One embedded Reber string ``B c <Reber> c E`` and its legal-successor sets.
+
+    The set after the inner ``E`` is ``{c}``: predicting it needs the second symbol, at least
+    nine steps back (PAPER.md §2.3). The last symbol has no successor (``None``).
+    """
+    c = "TP"[rng.integers(2)]
+    inner, inner_legal = reber_string(rng)
+    inner_legal[-1] = frozenset(c)
+    string = "B" + c + inner + c + "E"
+    legal = [frozenset("TP"), frozenset("B"), *inner_legal, frozenset("E"), None]
+    return string, legal
+
+
+def is_embedded_reber(string: str) -> bool:
+    """Whether ``string`` is a sentence of the embedded Reber grammar."""
+    if len(string) < 9 or string[0] != "B" or string[-1] != "E" or string[1] not in "TP":
+        return False
+    if string[-2] != string[1]:
+        return False
+    inner, state = string[2:-2], 0
+    for symbol in inner:
+        nxt = dict(REBER_EDGES.get(state, ())) if state is not None else {}
+        if symbol not in nxt:
+            return False
+        state = nxt[symbol]
+    return state is None
+
+
+def draw_sets(rng: np.random.Generator, n_train: int, n_test: int, distinct: bool):
+    """Training and test strings (with legal sets); no test string occurs in the training set."""
+    train, seen = [], set()
+    while len(train) < n_train:
+        s, legal = embedded_reber_string(rng)
+        if distinct and s in seen:
+            continue
+        seen.add(s)
+        train.append((s, legal))
+    test, test_seen = [], set()
+    while len(test) < n_test:
+        s, legal = embedded_reber_string(rng)
+        if s in seen or (distinct and s in test_seen):
+            continue
+        test_seen.add(s)
+        test.append((s, legal))
+    return train, test
+
+
+def encode(strings, coding: str) -> SequenceBlock:
+    """Encode strings as a block: input = symbol t, target = symbol t+1 (or its legal set).
+
+    A string of length L gives L−1 prediction steps. ``extras["legal"]`` marks, per step, the
+    output units of the legal next symbols.
+    """
+    n, T, K = len(strings), max(len(s) for s, _ in strings) - 1, len(SYMBOLS)
+    x = np.zeros((n, T, K))
+    y = np.zeros((n, T, K))
+    legal = np.zeros((n, T, K), bool)
+    mask = np.zeros((n, T), bool)
+    lengths = np.zeros(n, np.int64)
+    for i, (s, sets) in enumerate(strings):
+        lengths[i] = len(s) - 1
+        for t in range(len(s) - 1):
+            x[i, t, INDEX[s[t]]] = 1.0
+            for sym in sets[t]:
+                legal[i, t, INDEX[sym]] = True
+            if coding == "next":
+                y[i, t, INDEX[s[t + 1]]] = 1.0
+            mask[i, t] = True
+    if coding == "legal":
+        y[:] = legal
+    return SequenceBlock(x, y, mask, lengths, {"legal": legal})
+
+
+def predictions_correct(block: SequenceBlock, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per string: every step's legal next symbols are the most active outputs; and per-step
+    correctness (n, T), padding counted as correct."""
+    legal = block.extras["legal"]
+    lowest_legal = np.where(legal, outputs, np.inf).min(axis=2)
+    highest_other = np.where(legal, -np.inf, outputs).max(axis=2)
+    valid = np.arange(outputs.shape[1])[None, :] < block.lengths[:, None]
+    step_ok = (lowest_legal > highest_other) | ~valid
+    return step_ok.all(axis=1), step_ok
+
+
+def sequence_mse(block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
+    """Per string: mean over its steps of the summed squared output error."""
+    valid = (np.arange(outputs.shape[1])[None, :] < block.lengths[:, None])
+    sq = ((block.targets - outputs) ** 2).sum(axis=2) * valid
+    return sq.sum(axis=1) / block.lengths
+
+
+class ReberRun(TaskRun):
+    """One trial's training/test-set pair and its success test."""
+
+    def __init__(self, task: EmbeddedReber, streams: TaskStreams):
+        p = task.params
+        train, test = draw_sets(streams.data, p["n_train"], p["n_test"], p["sets"] == "distinct")
+        self.train_set = encode(train, p["target_coding"])
+        self.test_set = encode(test, p["target_coding"])
+        self.both_sets = SequenceBlock.concatenate([self.train_set, self.test_set])
+        self.order = streams.order
+        self.criterion = PeriodicCheck(
+            name="all training and test strings predicted correctly",
+            test=self._all_correct,
+            check_every=p["check_every"],
+        )
+
+    def _all_correct(self, predict) -> bool:
+        ok, _ = predictions_correct(self.both_sets, predict(self.both_sets))
+        return bool(ok.all())
+
+    def training_block(self, n: int) -> SequenceBlock:
+        return self.train_set.take(self.order.integers(len(self.train_set), size=n))
+
+    def judge(self, block, outputs):
+        ok, _ = predictions_correct(block, outputs)
+        return ok, sequence_mse(block, outputs)
+
+    def evaluate(self, predict) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, block in (("train", self.train_set), ("test", self.test_set)):
+            outputs = predict(block)
+            ok, step_ok = predictions_correct(block, outputs)
+            valid = np.arange(outputs.shape[1])[None, :] < block.lengths[:, None]
+            out[f"{name}_strings_correct"] = float(ok.mean())
+            out[f"{name}_symbol_error"] = float(1.0 - step_ok[valid].mean())
+            out[f"{name}_mse"] = float(sequence_mse(block, outputs).mean())
+        out["test_error"] = 1.0 - out["test_strings_correct"]
+        return out
+
+
+class EmbeddedReber(Task):
+    """Embedded Reber grammar, next-symbol prediction (Experiment 1, PAPER.md §2.3)."""
+
+    name = "reber"
+    summary = "embedded Reber grammar, next-symbol prediction (Exp. 1)"
+    paper_section = "PAPER.md §2.3"
+    default_budget = 100_000
+    default_trials = 30
+    params = {
+        "n_train": Param(256, "training strings", "int", low=1, high=100_000),
+        "n_test": Param(256, "test strings (none of them in the training set)", "int",
+                        low=1, high=100_000),
+        "target_coding": Param("next", "next: one-hot next symbol; legal: all legal successors",
+                               "str", choices=("next", "legal")),
+        "sets": Param("sampled", "sampled: strings as the grammar gives them (repeats allowed); "
+                      "distinct: all training and test strings distinct", "str",
+                      choices=("sampled", "distinct")),
+        "check_every": Param(100, "training strings between success tests", "int",
+                             low=1, high=10_000_000),
+        "trials_per_dataset": Param(10, "trials sharing one training/test-set pair", "int",
+                                    low=1, high=1_000_000),
+    }
+
+    def spec(self) -> TaskSpec:
+        return TaskSpec(n_inputs=len(SYMBOLS), n_outputs=len(SYMBOLS), targets="every_step")
+
+    def dataset_index(self, trial: int) -> int:
+        return trial // self.params["trials_per_dataset"]
+
+    def start(self, streams: TaskStreams) -> ReberRun:
+        return ReberRun(self, streams)
+
+
+@hookimpl
+def seqbench_register_tasks(register):
+    register(EmbeddedReber)
