@@ -186,7 +186,9 @@ class Preset:
 
     ``task_params`` and ``learner_params`` override the defaults; ``source`` cites the section of
     ``shared/spec/PAPER.md`` the values come from. ``default`` marks the preset used when a
-    comparison names no preset.
+    comparison names no preset. ``experiment`` groups presets into the paper's experiments
+    (``exp1``, ``exp2a`` ... ``exp6b``) for ``seqbench reproduce``; ``budget`` and ``trials``
+    are the paper's cap and trial count for the row.
     """
 
     name: str
@@ -200,3 +202,4 @@ class Preset:
     source: str = ""
     description: str = ""
     default: bool = False
+    experiment: str = ""

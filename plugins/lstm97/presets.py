@@ -38,6 +38,7 @@ PRESETS = [
         description=f"Table 10 row 1-{i + 1}: {blocks}x{size} blocks, output-gate biases "
         f"{', '.join(f'{b:g}' for b in ogb)}, lr {lr}",
         default=(name == "exp1-3x2-lr0.5"),
+        experiment="exp1",
     )
     for i, (name, blocks, size, ogb, lr, rate, after) in enumerate(_EXP1)
 ]
