@@ -11,8 +11,6 @@ sets) are checked every ``check_every`` sequences instead; the runner records th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
 Predict = Callable[..., np.ndarray]
@@ -37,13 +35,13 @@ class Criterion:
         return self.name
 
 
-@dataclass
 class PeriodicCheck(Criterion):
     """Solved when ``test(predict)`` is true; evaluated every ``check_every`` sequences."""
 
-    name: str
-    test: Callable[[Predict], bool]
-    check_every: int = 100
+    def __init__(self, name: str, test: Callable[[Predict], bool], check_every: int = 100):
+        self.name = name
+        self.test = test
+        self.check_every = int(check_every)
 
     def check(self, predict: Predict) -> bool:
         return bool(self.test(predict))
