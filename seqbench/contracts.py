@@ -68,6 +68,10 @@ class TaskRun:
 
     #: the rule that ends training successfully (the paper's stopping criterion)
     criterion: Criterion
+    #: the most sequences the harness asks for in one :meth:`training_block` call (None: the
+    #: harness's own block size); a task whose sequences are long and wide sets it to bound the
+    #: memory of a block's dense arrays
+    max_block_sequences: int | None = None
 
     def training_block(self, n: int) -> SequenceBlock:
         """The next ``n`` training sequences, in presentation order."""

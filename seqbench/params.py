@@ -56,7 +56,10 @@ class Param:
     def coerce(self, name: str, value: Any, owner: str = "") -> Any:
         """Return ``value`` converted to this parameter's kind, or raise :class:`ParamError`."""
         where = f" of {owner}" if owner else ""
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null")):
+        # a string naming one of the choices (lstm97's bias "none") is that choice, not None
+        spelled_none = (isinstance(value, str) and value.strip().lower() in ("none", "null")
+                        and not (self.choices and value.strip() in self.choices))
+        if value is None or spelled_none:
             if self.nullable:
                 return None
             raise ParamError(f"parameter {name!r}{where} may not be none; expected {self.describe()}")

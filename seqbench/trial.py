@@ -90,7 +90,9 @@ class TrialResult:
     ``status`` is one of ``solved``, ``budget_exhausted``, ``diverged`` or ``error``;
     ``stop_reason`` names the criterion that stopped a solved trial (or the budget, the
     non-finite value, the exception). ``sequences`` counts training sequences presented;
-    ``sequences_to_success`` is that count when the criterion first held (None if it never did).
+    ``sequences_to_success`` is the count when the criterion first held (None if it never did);
+    it is exact to the sequence, while ``sequences`` and ``time_steps`` also count the rest of
+    the block in which it held (work that was done).
     ``ns_per_step`` is the time spent inside the learner's training calls per trained time step;
     ``compile_s`` (just-in-time compilation) is never part of ``wall_s``. ``curve`` is a sampled
     learning curve of ``(sequences, mean training error, fraction correct)`` triples.
@@ -169,8 +171,10 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
     result.check_every = every
     seen = 0
     curve: list[tuple[int, float, float]] = []
+    # a task may bound the block size (TaskRun.max_block_sequences) to bound a block's memory
+    block_cap = min(BLOCK_SEQUENCES, getattr(run, "max_block_sequences", None) or BLOCK_SEQUENCES)
     while seen < spec.budget:
-        n = min(BLOCK_SEQUENCES, spec.budget - seen)
+        n = min(block_cap, spec.budget - seen)
         if every:
             n = min(n, every - seen % every)
         block = run.training_block(n)
@@ -187,8 +191,8 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
         curve.append((seen + n, float(np.mean(error)), float(np.mean(correct))))
         hit = criterion.observe(correct, error)
         if hit is not None:
-            seen += int(hit) + 1
-            result.status, result.sequences_to_success = "solved", seen
+            result.status, result.sequences_to_success = "solved", seen + int(hit) + 1
+            seen += n
             break
         seen += n
         if every and seen % every == 0 and criterion.check(learner.predict):

@@ -1,0 +1,345 @@
+"""The ``seqbench`` command line.
+
+Every error a user can cause is printed as one line (``seqbench: error: ...``) with exit code 2;
+listing commands never import numba kernels.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from .errors import SeqbenchError
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def _registry():
+    from .plugins import emit_plugin_warnings, get_registry
+
+    registry = get_registry()
+    if not getattr(registry, "_warned", False):
+        emit_plugin_warnings(registry)
+        registry._warned = True  # type: ignore[attr-defined]
+    return registry
+
+
+def _echo_err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="seqbench")
+def cli() -> None:
+    """Recurrent learning algorithms head to head on the long-time-lag problems of
+    Hochreiter & Schmidhuber (1997).
+
+    Results go to a SQLite store (default ./seqbench.db, or $SEQBENCH_DB, or --db);
+    re-running a command reuses every finished trial.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins: version, source, what each registers, load errors."""
+    registry = _registry()
+    records = [r.as_dict() for r in registry.plugins]
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    from tabulate import tabulate
+
+    rows = [[r["name"], r["version"] or "-", r["source"], r["status"],
+             ", ".join(r["tasks"] + r["learners"]) or "-", len(r["presets"]),
+             r["error"] or ""] for r in records]
+    click.echo(tabulate(rows, ["plugin", "version", "source", "status", "registers", "presets",
+                               "error"], tablefmt="simple"))
+
+
+def _param_rows(params) -> list[dict[str, Any]]:
+    from .params import to_jsonable
+
+    return [{"name": k, "default": to_jsonable(p.default), "accepts": p.describe(), "doc": p.doc}
+            for k, p in params.items()]
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["tasks", "learners", "presets"]))
+@click.option("--task", default=None, help="Only presets for this task.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--params/--no-params", default=True, help="Show parameters (tasks, learners).")
+def list_(what: str, task: str | None, as_json: bool, params: bool) -> None:
+    """List tasks, learners (with parameters and presets) or presets."""
+    registry = _registry()
+    if task is not None:
+        registry.task(task)
+    items: list[dict[str, Any]] = []
+    if what == "tasks":
+        for name, cls in sorted(registry.tasks.items()):
+            items.append({
+                "name": name, "summary": cls.summary, "paper_section": cls.paper_section,
+                "default_budget": cls.default_budget, "default_trials": cls.default_trials,
+                "params": _param_rows(cls.params),
+                "presets": sorted(f"{p.learner}@{p.name}" for p in registry.presets.values()
+                                  if p.task == name),
+            })
+    elif what == "learners":
+        for name, cls in sorted(registry.learners.items()):
+            items.append({
+                "name": name, "aliases": list(cls.aliases), "summary": cls.summary,
+                "params": _param_rows(cls.params),
+                "presets": sorted(p.name for p in registry.presets_for(name, task)),
+            })
+    else:
+        for (learner, name), p in sorted(registry.presets.items()):
+            if task and p.task != task:
+                continue
+            items.append({
+                "learner": learner, "name": name, "task": p.task, "experiment": p.experiment,
+                "default": p.default, "budget": p.budget, "trials": p.trials,
+                "description": p.description, "source": p.source,
+                "paper": None if p.paper is None else {
+                    "table": p.paper.table, "success_rate": p.paper.success_rate,
+                    "sequences_to_success": p.paper.sequences_to_success,
+                },
+            })
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    _print_listing(what, items, params)
+
+
+def _print_listing(what: str, items: list[dict[str, Any]], params: bool) -> None:
+    from tabulate import tabulate
+
+    if what == "presets":
+        rows = [[i["learner"], i["name"] + (" *" if i["default"] else ""), i["task"],
+                 i["experiment"], _num(i["budget"]), i["trials"], i["description"]] for i in items]
+        click.echo(tabulate(rows, ["learner", "preset (* default)", "task", "experiment",
+                                   "budget", "trials", "description"], tablefmt="simple"))
+        return
+    for i in items:
+        alias = f" (alias: {', '.join(i['aliases'])})" if i.get("aliases") else ""
+        click.echo(f"{i['name']}{alias}: {i['summary']}")
+        if params:
+            for p in i["params"]:
+                click.echo(f"    {p['name']} = {json.dumps(p['default'])}  [{p['accepts']}]  "
+                           f"{p['doc']}")
+        if i["presets"]:
+            click.echo(f"    presets: {', '.join(i['presets'])}")
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
+# --------------------------------------------------------------------------------------------
+def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
+                 scheduler: str | None, command: str, quiet: bool) -> None:
+    from .report import render, summarise
+    from .runner import execute
+    from .store import Store, default_db_path
+
+    registry = _registry()
+    path = db or default_db_path()
+    specs = [s for c in configs for s in c.specs()]
+    with Store(path) as store:
+        def progress(spec, row, i, total):
+            if quiet:
+                return
+            seq = row["sequences_to_success"]
+            what = f"solved after {seq:,} sequences" if seq else \
+                f"{row['status']} after {row['sequences']:,} sequences"
+            if row["status"] == "error":
+                what = "error: " + (row.get("error") or "").splitlines()[0]
+            _echo_err(f"[{i}/{total}] {spec.learner}@{spec.preset or '-'} on {spec.task}, "
+                      f"trial {spec.trial}: {what} ({row['wall_s']:.1f} s)")
+
+        n_configs = len(configs)
+        _echo_err(f"seqbench: {len(specs)} trials in {n_configs} configuration"
+                  f"{'s' if n_configs != 1 else ''}; store {path}")
+        outcome = execute(specs, store, jobs=jobs, executor=executor, scheduler=scheduler,
+                          registry=registry, command=command, on_result=progress)
+        _echo_err(f"seqbench: {outcome.reused} trials reused from the store, "
+                  f"{outcome.ran} run now")
+        if outcome.interrupted:
+            raise SeqbenchError(
+                f"interrupted: {outcome.ran} trials finished and stored in {path}; "
+                "run the same command again to resume"
+            )
+    rows = []
+    for c in configs:
+        trial_rows = [outcome.results[s.key] for s in c.specs() if s.key in outcome.results]
+        rows.append(summarise(c, trial_rows))
+    click.echo(render(rows, fmt))
+
+
+def _common_run_options(f):
+    for option in reversed([
+        click.option("--trials", type=int, default=None,
+                     help="Trials per learner (default: the preset's, i.e. the paper's, count)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Base seed."),
+        click.option("--budget", type=int, default=None,
+                     help="Training sequences per trial (default: the preset's or task's)."),
+        click.option("--jobs", "-j", type=int, default=1, show_default=True,
+                     help="Trials run at once on local processes."),
+        click.option("--db", default=None, help="SQLite store (default ./seqbench.db)."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                     show_default=True),
+        click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+                     show_default=True, help="local processes, or a Dask cluster."),
+        click.option("--scheduler", default=None,
+                     help="Dask scheduler address (with --executor dask)."),
+        click.option("--quiet", "-q", is_flag=True, help="No per-trial progress lines."),
+    ]):
+        f = option(f)
+    return f
+
+
+@cli.command()
+@click.option("--task", required=True, help="Task name (see 'seqbench list tasks').")
+@click.option("--learners", required=True,
+              help="Comma-separated learners, each optionally NAME@PRESET.")
+@click.option("--preset", default=None,
+              help="Preset for every learner without @PRESET ('none': plain defaults).")
+@click.option("-p", "learner_params", multiple=True, metavar="KEY=VALUE",
+              help="Learner parameter; LEARNER.KEY=VALUE for one learner only.")
+@click.option("-t", "task_params", multiple=True, metavar="KEY=VALUE", help="Task parameter.")
+@_common_run_options
+def compare(task, learners, preset, learner_params, task_params, trials, seed, budget, jobs, db,
+            fmt, executor, scheduler, quiet) -> None:
+    """Run learners head to head on one task and print the standard table."""
+    from .params import parse_assignments
+    from .runner import parse_learner_list, plan
+
+    configs = plan(
+        _registry(), task, parse_learner_list(learners), preset=preset, trials=trials,
+        seed=seed, budget=budget, task_params=parse_assignments(task_params, "-t"),
+        learner_params=parse_assignments(learner_params, "-p"),
+    )
+    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet)
+
+
+@cli.command()
+@click.option("--task", required=True, help="Task name.")
+@click.option("--learner", required=True, help="Learner name, optionally NAME@PRESET.")
+@click.option("--preset", default=None, help="Preset name ('none': plain defaults).")
+@click.option("-p", "learner_params", multiple=True, metavar="KEY=VALUE", help="Learner parameter.")
+@click.option("-t", "task_params", multiple=True, metavar="KEY=VALUE", help="Task parameter.")
+@_common_run_options
+def run(task, learner, preset, learner_params, task_params, trials, seed, budget, jobs, db, fmt,
+        executor, scheduler, quiet) -> None:
+    """Run one learner on one task (one trial unless --trials says more)."""
+    from .params import parse_assignments
+    from .runner import parse_learner_list, plan
+
+    configs = plan(
+        _registry(), task, parse_learner_list(learner)[:1], preset=preset, trials=trials or 1,
+        seed=seed, budget=budget, task_params=parse_assignments(task_params, "-t"),
+        learner_params=parse_assignments(learner_params, "-p"),
+    )
+    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet)
+
+
+@cli.command()
+@click.argument("experiment")
+@_common_run_options
+def reproduce(experiment, trials, seed, budget, jobs, db, fmt, executor, scheduler,
+              quiet) -> None:
+    """Run the paper's configurations of EXPERIMENT (exp1 ... exp6b, or all) and print
+    measured results beside the published ones."""
+    from .errors import UnknownNameError
+    from .runner import plan
+
+    registry = _registry()
+    experiments = sorted({p.experiment for p in registry.presets.values() if p.experiment})
+    if experiment != "all" and experiment not in experiments:
+        raise UnknownNameError("experiment", experiment, [*experiments, "all"])
+    chosen = [p for p in registry.presets.values()
+              if p.experiment and (experiment == "all" or p.experiment == experiment)]
+    chosen.sort(key=lambda p: (p.experiment, p.task, p.learner, p.name))
+    configs = [
+        c for p in chosen
+        for c in plan(registry, p.task, [(p.learner, p.name)], trials=trials, seed=seed,
+                      budget=budget)
+    ]
+    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet)
+
+
+# --------------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--db", default=None, help="SQLite store (default ./seqbench.db).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json",
+              show_default=True)
+def export(db, fmt) -> None:
+    """Print every stored trial as JSON or CSV."""
+    import csv
+
+    from .store import Store, default_db_path
+
+    with Store(db or default_db_path(), readonly=True) as store:
+        rows = list(store.iter_rows())
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    cols = [k for k in (rows[0] if rows else {}) if k not in ("spec", "metrics")]
+    writer = csv.writer(sys.stdout)
+    writer.writerow(cols + ["metrics", "spec"])
+    for r in rows:
+        writer.writerow([r[c] for c in cols] + [json.dumps(r["metrics"]), json.dumps(r["spec"])])
+
+
+@cli.command()
+@click.argument("other")
+@click.option("--db", default=None, help="Store to merge into (default ./seqbench.db).")
+def merge(other, db) -> None:
+    """Copy into the store every trial of OTHER (another store) that it lacks."""
+    from .store import Store, default_db_path
+
+    with Store(other, readonly=True) as src, Store(db or default_db_path()) as dst:
+        n = dst.merge_from(src)
+    _echo_err(f"seqbench: merged {n} trials from {other}")
+
+
+def _add_plugin_commands() -> None:
+    """Let plugins add subcommands; a failing plugin is reported, not fatal."""
+    try:
+        registry = _registry()
+    except SeqbenchError:
+        return
+    pm = getattr(registry, "plugin_manager", None)
+    if pm is None:
+        return
+    for impl in pm.hook.seqbench_register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:
+            _echo_err(f"seqbench: plugin {impl.plugin_name!r} failed to add commands: {exc}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``seqbench`` command."""
+    _add_plugin_commands()
+    try:
+        cli.main(args=argv, prog_name="seqbench", standalone_mode=False)
+    except click.exceptions.Abort:
+        _echo_err("seqbench: aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SeqbenchError as exc:
+        _echo_err(f"seqbench: error: {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _echo_err("seqbench: interrupted; finished trials are stored, re-run to resume")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Standard tables: one row per learner configuration, the paper's published row beside it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+from .runner import Config
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    return float(statistics.fmean(values)) if values else None
+
+
+def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Aggregate the trials of one configuration into one report row (the JSON row shape)."""
+    solved = [r for r in trial_rows if r["status"] == "solved"]
+    counts = [r["sequences_to_success"] for r in solved]
+    n = len(trial_rows)
+    paper = None
+    if config.paper is not None:
+        paper = {
+            "table": config.paper.table,
+            "success_rate": config.paper.success_rate,
+            "sequences_to_success": config.paper.sequences_to_success,
+            "trials": config.paper.trials,
+            "note": config.paper.note,
+            **dict(config.paper.extra),
+        }
+    metric_names = sorted({k for r in trial_rows for k in (r.get("metrics") or {})})
+    return {
+        "task": config.task,
+        "learner": config.learner,
+        "preset": config.preset,
+        "overrides": dict(config.overrides),
+        "n_weights": next((r["n_weights"] for r in trial_rows if r.get("n_weights")), None),
+        "trials": n,
+        "successes": len(solved),
+        "success_rate": len(solved) / n if n else None,
+        "sequences_to_success": {
+            "mean": float(statistics.fmean(counts)),
+            "median": float(statistics.median(counts)),
+            "min": int(min(counts)),
+            "max": int(max(counts)),
+        } if counts else None,
+        "statuses": {s: sum(r["status"] == s for r in trial_rows)
+                     for s in ("solved", "budget_exhausted", "diverged", "error")},
+        "budget": config.budget,
+        "check_every": next((r["check_every"] for r in trial_rows if r.get("check_every")), 0),
+        "test_error": _mean([(r.get("metrics") or {}).get("test_error") for r in trial_rows]),
+        "metrics": {m: _mean([(r.get("metrics") or {}).get(m) for r in trial_rows])
+                    for m in metric_names},
+        "wall_s_per_trial": _mean([r["wall_s"] for r in trial_rows]),
+        "ns_per_step": _mean([r["ns_per_step"] for r in trial_rows]),
+        "errors": sorted({(r.get("error") or "").splitlines()[0] for r in trial_rows
+                          if r["status"] == "error"}),
+        "paper": paper,
+    }
+
+
+def _fmt(v: Any, digits: int = 0) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the human table."""
+    header = ["learner", "preset", "W", "trials", "solved", "success", "seq mean", "median",
+              "min", "max", "test err", "s/trial", "ns/step", "paper success", "paper seq"]
+    cells = []
+    for r in rows:
+        s = r["sequences_to_success"] or {}
+        p = r["paper"] or {}
+        label = r["learner"] + "".join(f" {k}={v}" for k, v in r["overrides"].items())
+        cells.append([
+            label, r["preset"] or "-", _fmt(r["n_weights"]), _fmt(r["trials"]),
+            _fmt(r["successes"]), _pct(r["success_rate"]), _fmt(s.get("mean")),
+            _fmt(s.get("median")), _fmt(s.get("min")), _fmt(s.get("max")),
+            "-" if r["test_error"] is None else f"{r['test_error']:.4f}",
+            _fmt(r["wall_s_per_trial"], 1), _fmt(r["ns_per_step"]),
+            _pct(p.get("success_rate")) if p else "-",
+            _fmt(p.get("sequences_to_success")) if p else "-",
+        ])
+    return header, cells
+
+
+def render(rows: Sequence[dict[str, Any]], fmt: str = "table") -> str:
+    """Render report rows as ``table``, ``markdown``, ``csv`` or ``json``."""
+    if fmt == "json":
+        return json.dumps({"rows": list(rows)}, indent=2, sort_keys=False)
+    header, cells = table_rows(rows)
+    if fmt == "markdown":
+        return tabulate(cells, header, tablefmt="github", disable_numparse=True)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["task", *header])
+        for r, c in zip(rows, cells):
+            writer.writerow([r["task"], *c])
+        return buf.getvalue()
+    if fmt == "table":
+        return tabulate(cells, header, tablefmt="simple", disable_numparse=True)
+    raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
