@@ -1,0 +1,119 @@
+"""The embedded Reber task: grammar, sets, encoding and the success test."""
+
+import numpy as np
+import pytest
+
+from seqbench.contracts import TaskStreams
+from seqbench_tasks.reber import (
+    INDEX, SYMBOLS, EmbeddedReber, draw_sets, embedded_reber_string, encode, is_embedded_reber,
+    predictions_correct,
+)
+
+
+def _task(**over):
+    params = {k: p.default for k, p in EmbeddedReber.params.items()}
+    params.update(over)
+    return EmbeddedReber(**params)
+
+
+def _streams(seed):
+    rngs = [np.random.default_rng(seed + i) for i in range(3)]
+    return TaskStreams(*rngs)
+
+
+def test_strings_are_grammatical_and_legal_sets_contain_the_next_symbol():
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        s, legal = embedded_reber_string(rng)
+        assert is_embedded_reber(s), s
+        assert len(s) >= 9
+        assert all(s[t + 1] in legal[t] for t in range(len(s) - 1))
+        assert legal[-1] is None
+        assert legal[-3] == frozenset(s[1])  # after the inner E only the remembered symbol
+
+
+def test_grammar_checker_rejects_non_sentences():
+    for bad in ["BTBTXSETE"[:-1], "BTBTXSETP", "BPBTXSETE", "BTBTXXETE", "BTBTXSSETE"]:
+        assert not is_embedded_reber(bad)
+    assert is_embedded_reber("BTBTXSETE") and is_embedded_reber("BPBPVVEPE")
+
+
+def test_branches_are_fair_coins():
+    """Every choice point of the grammar takes each edge with probability ~0.5 (4 sigma)."""
+    rng = np.random.default_rng(1)
+    counts: dict[str, list[int]] = {}
+    for _ in range(4000):
+        s, legal = embedded_reber_string(rng)
+        for t in range(len(s) - 1):
+            if legal[t] is not None and len(legal[t]) == 2:
+                a, b = sorted(legal[t])
+                counts.setdefault(a + b, [0, 0])[s[t + 1] == b] += 1
+    assert set(counts) >= {"PT", "SX", "TV", "PV"}
+    for pair, (n_a, n_b) in counts.items():
+        n = n_a + n_b
+        assert abs(n_a / n - 0.5) < 4 * 0.5 / np.sqrt(n), (pair, n_a, n_b)
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_test_strings_never_occur_in_the_training_set(distinct):
+    train, test = draw_sets(np.random.default_rng(2), 256, 256, distinct)
+    assert len(train) == len(test) == 256
+    train_strings = {s for s, _ in train}
+    assert not train_strings & {s for s, _ in test}
+    if distinct:
+        assert len(train_strings) == 256 and len({s for s, _ in test}) == 256
+    else:
+        assert len(train_strings) < 256  # sampling repeats the commonest short strings
+
+
+def test_encoding_inputs_targets_and_legal_masks():
+    strings = [embedded_reber_string(np.random.default_rng(i)) for i in range(5)]
+    for coding in ("next", "legal"):
+        block = encode(strings, coding)
+        for i, (s, legal) in enumerate(strings):
+            assert block.lengths[i] == len(s) - 1
+            for t in range(len(s) - 1):
+                assert block.inputs[i, t].argmax() == INDEX[s[t]]
+                assert {SYMBOLS[k] for k in np.flatnonzero(block.extras["legal"][i, t])} == legal[t]
+                if coding == "next":
+                    assert block.targets[i, t].sum() == 1 and block.targets[i, t, INDEX[s[t + 1]]]
+                else:
+                    np.testing.assert_array_equal(block.targets[i, t], block.extras["legal"][i, t])
+
+
+def test_success_test_wants_exactly_the_legal_symbols_most_active():
+    strings = [embedded_reber_string(np.random.default_rng(i)) for i in range(4)]
+    block = encode(strings, "next")
+    perfect = block.extras["legal"] * 0.9 + 0.05
+    ok, _ = predictions_correct(block, perfect)
+    assert ok.all()
+    spoiled = perfect.copy()
+    i, t = 2, int(block.lengths[2]) - 2  # the long-lag prediction of string 2
+    spoiled[i, t] = 0.5
+    spoiled[i, t, INDEX["T" if strings[i][0][1] == "P" else "P"]] = 0.95
+    ok, step_ok = predictions_correct(block, spoiled)
+    assert list(ok) == [True, True, False, True]
+    assert not step_ok[i, t] and step_ok[i, :t].all()
+    # padding after a sequence's end is never judged
+    garbage = perfect.copy()
+    garbage[0, block.lengths[0]:] = np.nan
+    assert predictions_correct(block, garbage)[0].all()
+
+
+def test_same_seed_same_sets_and_trials_share_datasets():
+    task = _task()
+    a, b, c = (task.start(_streams(s)) for s in (10, 10, 11))
+    np.testing.assert_array_equal(a.train_set.inputs, b.train_set.inputs)
+    assert a.train_set.inputs.shape != c.train_set.inputs.shape or not np.array_equal(
+        a.train_set.inputs, c.train_set.inputs)
+    assert [task.dataset_index(i) for i in (0, 9, 10, 29)] == [0, 0, 1, 2]
+
+
+def test_training_blocks_draw_from_the_training_set():
+    run = _task(n_train=8, n_test=8).start(_streams(3))
+    block = run.training_block(50)
+    rows = {r.tobytes() for r in run.train_set.inputs.reshape(8, -1)}
+    width = run.train_set.inputs.shape[1]
+    padded = np.zeros((50, width, 7))
+    padded[:, : block.inputs.shape[1]] = block.inputs
+    assert all(r.tobytes() in rows for r in padded.reshape(50, -1))
