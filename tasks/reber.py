@@ -37,6 +37,7 @@ from seqbench.hookspecs import hookimpl
 from seqbench.params import Param
 
 SYMBOLS = "BTPSXVE"
+CHECK_CHUNK = 32
 INDEX = {s: i for i, s in enumerate(SYMBOLS)}
 
 # Reber graph: state -> the two (symbol, next state) edges; state 6 emits E and ends.
@@ -163,7 +164,11 @@ class ReberRun(TaskRun):
         train, test = draw_sets(streams.data, p["n_train"], p["n_test"], p["sets"] == "distinct")
         self.train_set = encode(train, p["target_coding"])
         self.test_set = encode(test, p["target_coding"])
-        self.both_sets = SequenceBlock.concatenate([self.train_set, self.test_set])
+        # The success test needs each distinct string once; strings that failed the last test
+        # are tried first, so a failing test usually costs one small block, not 512 strings.
+        unique = list({string: (string, legal) for string, legal in [*train, *test]}.values())
+        self.check_set = encode(unique, p["target_coding"])
+        self._suspects = np.arange(0)
         self.order = streams.order
         self.criterion = PeriodicCheck(
             name="all training and test strings predicted correctly",
@@ -172,8 +177,17 @@ class ReberRun(TaskRun):
         )
 
     def _all_correct(self, predict) -> bool:
-        ok, _ = predictions_correct(self.both_sets, predict(self.both_sets))
-        return bool(ok.all())
+        """Whether every string of both sets is predicted correctly (exact, early exit)."""
+        n = len(self.check_set)
+        order = np.concatenate([self._suspects, np.setdiff1d(np.arange(n), self._suspects)])
+        for start in range(0, n, CHECK_CHUNK):
+            idx = order[start:start + CHECK_CHUNK]
+            chunk = self.check_set.take(idx)
+            ok, _ = predictions_correct(chunk, predict(chunk))
+            if not ok.all():
+                self._suspects = idx[~ok]
+                return False
+        return True
 
     def training_block(self, n: int) -> SequenceBlock:
         return self.train_set.take(self.order.integers(len(self.train_set), size=n))

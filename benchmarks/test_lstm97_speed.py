@@ -1,0 +1,77 @@
+"""Speed of the LSTM97 kernel at the paper's Experiment 1 size (276 weights).
+
+Reports ns per trained time step and per weight-step in ``extra_info``, and the speed-up of the
+numba kernel over the readable NumPy reference measured in the same run (a ratio, which drifts
+far less than absolute times on shared machines).
+
+    pytest benchmarks --benchmark-enable
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from seqbench.contracts import TaskStreams
+from seqbench_learners.lstm97 import reference as ref
+from seqbench_learners.lstm97.learner import LSTM97
+from seqbench_learners.lstm97.presets import PRESETS
+from seqbench_tasks.reber import EmbeddedReber
+
+PRESET = next(p for p in PRESETS if p.name == "exp1-3x2-lr0.5")
+
+
+@pytest.fixture(scope="module")
+def reber_block():
+    task = EmbeddedReber(**{k: p.default for k, p in EmbeddedReber.params.items()})
+    run = task.start(TaskStreams(*(np.random.default_rng(i) for i in range(3))))
+    return run.training_block(100)
+
+
+def _learner(spec_rng=0):
+    params = {k: p.default for k, p in LSTM97.params.items()}
+    params.update(PRESET.learner_params)
+    learner = LSTM97(**params)
+    learner.build(EmbeddedReber(**{k: p.default for k, p in EmbeddedReber.params.items()}).spec(),
+                  np.random.default_rng(spec_rng))
+    learner.compile()
+    return learner
+
+
+def test_lstm97_train_reber_block(benchmark, reber_block):
+    learner = _learner()
+    benchmark(learner.train, reber_block)
+    steps = reber_block.n_steps
+    ns = benchmark.stats.stats.mean / steps * 1e9 if benchmark.stats else float("nan")
+    benchmark.extra_info.update(ns_per_step=ns, ns_per_weight_step=ns / learner.n_weights,
+                                n_weights=learner.n_weights, steps_per_call=steps)
+
+
+def test_lstm97_predict_reber_block(benchmark, reber_block):
+    learner = _learner()
+    benchmark(learner.predict, reber_block)
+    if benchmark.stats:
+        benchmark.extra_info["ns_per_step"] = benchmark.stats.stats.mean / reber_block.n_steps * 1e9
+
+
+def test_lstm97_kernel_vs_reference_ratio(reber_block):
+    """The kernel must be much faster than the NumPy reference of the same rule (one run)."""
+    learner = _learner()
+    sub = reber_block.take(np.arange(10))
+    t0 = time.perf_counter()
+    for _ in range(20):
+        learner.train(sub)
+    kernel_s = (time.perf_counter() - t0) / 20
+    L, wh, wo = learner.layout, learner.wh.copy(), learner.wo.copy()
+    t0 = time.perf_counter()
+    for i in range(len(sub)):
+        n = sub.lengths[i]
+        _, wh, wo, *_ = ref.run_sequence(L, wh, wo, sub.inputs[i, :n], sub.targets[i, :n],
+                                         sub.target_mask[i, :n], alpha=0.5, mode="step")
+    reference_s = time.perf_counter() - t0
+    ratio = reference_s / kernel_s
+    print(f"\nLSTM97 kernel {kernel_s / sub.n_steps * 1e9:.0f} ns/step, reference "
+          f"{reference_s / sub.n_steps * 1e9:.0f} ns/step: kernel {ratio:.0f}x faster")
+    assert ratio > 20
