@@ -16,6 +16,7 @@ def seqbench_register_learners(register):
 @hookimpl
 def seqbench_register_presets(register):
     from .presets import PRESETS
+    from .presets_exp3_6 import PRESETS as PRESETS_EXP3_6
 
-    for preset in PRESETS:
+    for preset in (*PRESETS, *PRESETS_EXP3_6):
         register(preset)
