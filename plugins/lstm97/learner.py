@@ -8,6 +8,7 @@ from seqbench.blocks import SequenceBlock
 from seqbench.contracts import Learner, TaskSpec
 from seqbench.params import Param
 
+from .construction import ErrorPlateau, stage_index
 from .network import BIAS_CHOICES, SQUASH, Layout, build_layout, initial_weights
 
 UPDATE_MODES = {"step": 0, "sequence": 1}
@@ -45,28 +46,74 @@ class LSTM97(Learner):
         "update": Param("step", "apply weight changes every time step (the paper's on-line "
                         "learning) or summed at each sequence end", "str",
                         choices=tuple(UPDATE_MODES)),
+        "construction": Param("fixed", "fixed: all blocks from the start; sequential: start "
+                              "without blocks and add one each time the training error stops "
+                              "decreasing (PAPER.md §1.6 remedy 1, Exp. 2a/2b)", "str",
+                              choices=("fixed", "sequential")),
+        "grow_window": Param(100, "sequential construction: training sequences per window of "
+                             "mean error", "int", low=1, high=10_000_000),
+        "grow_tolerance": Param(0.01, "sequential construction: a block is added when a window's "
+                                "mean error is not below (1 - tolerance) x the best window since "
+                                "the last addition", "float", low=0.0, high=1.0),
     }
 
+    #: the final network (all blocks)
+    full_layout: Layout
+    #: the network as it runs now: the final one, or its first blocks during sequential construction
     layout: Layout
     wh: np.ndarray
     wo: np.ndarray
+    #: sequential construction: training sequences seen when each block was added
+    grown_at: list[int]
 
     def build(self, spec: TaskSpec, rng: np.random.Generator) -> None:
         p = self.params
-        self.layout = build_layout(
+        self._spec = spec
+        self.full_layout = build_layout(
             spec.n_inputs, spec.n_outputs, p["blocks"], p["block_size"], p["output_gate"],
             p["connectivity"], p["bias"],
         )
-        self.wh, self.wo = initial_weights(
-            self.layout, rng, p["init_range"], p["random_bias_range"],
+        self._full_wh, self._full_wo = initial_weights(
+            self.full_layout, rng, p["init_range"], p["random_bias_range"],
             tuple(p["input_gate_bias"]), tuple(p["output_gate_bias"]),
         )
+        self.grown_at = []
+        self._seen = 0
+        self._index = None  # where the running stage's weights sit in the final net's
+        self._plateau = None
+        if p["construction"] == "sequential":
+            self._plateau = ErrorPlateau(p["grow_window"], p["grow_tolerance"])
+            self._enter_stage(0)
+        else:
+            self._enter_stage(self.full_layout.n_blocks)
+
+    def _enter_stage(self, blocks: int) -> None:
+        """Run the net with its first ``blocks`` blocks, saving the current stage's weights."""
+        if self._index is not None:
+            self._full_wh[np.ix_(*self._index[:2])] = self.wh
+            self._full_wo[:, self._index[2]] = self.wo
+        if blocks == self.full_layout.n_blocks:
+            self.layout, self.wh, self.wo = self.full_layout, self._full_wh, self._full_wo
+            self._index = None
+        else:
+            p, spec = self.params, self._spec
+            self.layout = build_layout(spec.n_inputs, spec.n_outputs, blocks, p["block_size"],
+                                       p["output_gate"], p["connectivity"], p["bias"])
+            self._index = stage_index(self.full_layout, self.layout)
+            self.wh = self._full_wh[np.ix_(*self._index[:2])]
+            self.wo = np.ascontiguousarray(self._full_wo[:, self._index[2]])
         self._dwh = np.zeros_like(self.wh)
         self._dwo = np.zeros_like(self.wo)
 
     @property
+    def growing(self) -> bool:
+        """Whether sequential construction still has blocks to add."""
+        return self.layout is not self.full_layout
+
+    @property
     def n_weights(self) -> int:
-        return self.layout.n_weights
+        """Weights of the final network (during sequential construction too)."""
+        return self.full_layout.n_weights
 
     def compile(self) -> None:
         from .kernel import run_block  # noqa: F401  (import triggers loading the cached kernel)
@@ -96,7 +143,25 @@ class LSTM97(Learner):
         return out
 
     def train(self, block: SequenceBlock) -> np.ndarray:
-        return self._run(block, UPDATE_MODES[self.params["update"]])
+        mode = UPDATE_MODES[self.params["update"]]
+        if not self.growing:
+            self._seen += len(block)
+            return self._run(block, mode)
+        # split the block where construction windows end, so a block is added exactly there
+        out = np.zeros((len(block), block.inputs.shape[1], self.layout.n_outputs))
+        start = 0
+        while start < len(block):
+            stop = min(len(block), start + self._plateau.left) if self.growing else len(block)
+            part = block.take(slice(start, stop))
+            part_out = self._run(part, mode)
+            out[start:stop, : part_out.shape[1]] = part_out
+            self._seen += stop - start
+            if self.growing and self._plateau.feed(_sequence_errors(part, part_out)):
+                self.grown_at.append(self._seen)
+                self._enter_stage(self.layout.n_blocks + 1)
+                self._plateau.reset()
+            start = stop
+        return out
 
     def predict(self, block: SequenceBlock) -> np.ndarray:
         return self._run(block, -1)
@@ -114,3 +179,10 @@ class LSTM97(Learner):
 
     def is_finite(self) -> bool:
         return bool(np.isfinite(self.wh).all() and np.isfinite(self.wo).all())
+
+
+def _sequence_errors(block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
+    """Per sequence: summed squared output error over its steps with targets."""
+    valid = np.arange(outputs.shape[1])[None, :] < block.lengths[:, None]
+    squared = ((block.targets - outputs) ** 2).sum(axis=2)
+    return np.where(valid & block.target_mask, squared, 0.0).sum(axis=1)
