@@ -1,0 +1,468 @@
+"""Experiment 2 of the 1997 paper: long time lags between a symbol and its prediction (2a, 2b, 2c).
+
+PAPER.md §2.4 (Sec. 5.2 of the paper), with the protocol of §2.9 (Tables 10, 11) and the
+corrections of §2.11. Three tasks:
+
+``lag-2a``
+    p+1 one-hot symbols; the training set holds only the two sequences (y, a1 … a_{p−1}, y) and
+    (x, a1 … a_{p−1}, x), each presented with probability 0.5 ("t1": drawn from the training
+    set, so the draws come from the trial's *order* stream). Next-symbol prediction at every step.
+``lag-2b``
+    as 2a, but the p−1 middle symbols are drawn independently and uniformly from a1 … a_{p−1}
+    for every sequence ("t2": generated on-line from the trial's *data* stream). Still a target
+    at every step; only the final prediction is judged.
+``lag-2c``
+    (b, x|y, q distractors, a geometric tail of distractors, e, x|y), distractors uniform over
+    a1 … a_p; p+4 inputs, 2 outputs, a target only at the last step.
+
+Symbols are coded as integers and sequences are kept as integer arrays (``-1`` pads) until a
+learner needs them; :func:`one_hot` turns a block into the dense float64 inputs the learners'
+kernels take. Symbol ``i`` is input unit ``i``:
+
+* 2a/2b: a1 … a_{p−1} are ``0 … p−2``, x = a_p is ``p−1``, y = a_{p+1} is ``p``.
+* 2c: a1 … a_p are ``0 … p−1``, then e = ``p``, b = ``p+1``, x = ``p+2``, y = ``p+3``.
+
+A sequence of L symbols gives L−1 steps: at step t the input is symbol t and the prediction
+target is symbol t+1.
+
+Success (ABS(β), Table 11) and how it is checked. The paper's "success after" counts are below
+10,000 for 2a and 2b (5,040 and 5,680), so they cannot include the 10,000 sequences the criterion
+is judged on: training stops at some point and the criterion is then checked on 10,000 sequences.
+This module therefore judges the **frozen** network on a test set of ``test_size`` (10,000)
+sequences from the trial's *test* stream, drawn once per trial (Table 11 gives "test set size
+10000" for 2b and 2c). The check runs every ``check_every`` training sequences, but only once the
+last ``screen`` training sequences were all judged correct from the learner's own on-line outputs
+(a cheap pre-screen; the frozen test is then evaluated in chunks and stops at the first failure).
+Sequences to success are thus exact to within ``check_every``.
+
+* 2a has "no test set": the 10,000 successive sequences are draws from the two training
+  sequences, so passing them with frozen weights is exactly "both sequences pass"; the check
+  evaluates those two. Every output unit at every step must be within β = 0.25 of its target.
+* 2b: every output unit at the final prediction (the x/y that repeats the first symbol) must be
+  within β = 0.25; the other steps are unpredictable by construction and are not judged.
+* 2c: both outputs at the final prediction within β = 0.2.
+
+Ambiguities resolved here (PAPER.md §2.11):
+
+* 2c target coding (not stated in the paper): output 0 stands for x, output 1 for y; the target
+  is (1, 0) after a sequence that began b, x and (0, 1) after b, y.
+* 2c length: the tail has k ~ Geometric(1/10) extra distractors (k ≥ 0, mean 9), so a sequence
+  has q+k+4 symbols, expected q+13 (the paper's "q+14" is an arithmetic slip), and q+k+3 steps.
+  Distractor indices run over a1 … a_p (the paper's "≤ q" must read "≤ p").
+* 2c "training is capped at 5 million sequences": the default budget.
+* Memory: a block of 100 one-hot 2c sequences at q = p = 1000 would need ~800 MB. Each run sets
+  :attr:`TaskRun.max_block_sequences` so that a block's dense arrays stay near
+  :data:`BLOCK_BYTES` (7 sequences at q = p = 1000; the full 100 for p ≤ 200).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seqbench.blocks import SequenceBlock, final_step_outputs
+from seqbench.contracts import Task, TaskRun, TaskSpec, TaskStreams
+from seqbench.criteria import Criterion
+from seqbench.hookspecs import hookimpl
+from seqbench.params import Param
+
+#: aim for at most this many bytes of dense inputs + targets + mask per training block
+BLOCK_BYTES = 64 * 2**20
+#: 2c tail allowance used to size blocks (P(k > 60) = 0.9**61 ≈ 0.16 %)
+TAIL_ALLOWANCE = 60
+#: the per-sequence check of the frozen test set is evaluated this many sequences at a time
+TEST_CHUNK = 500
+
+
+def _one_positions(symbols: np.ndarray, n_symbols: int) -> np.ndarray:
+    """Flat positions of the ones in the C-ordered (n, T, n_symbols) one-hot array."""
+    flat = symbols.ravel()
+    steps = np.flatnonzero(flat >= 0)
+    return steps * n_symbols + flat[steps]
+
+
+def one_hot(symbols: np.ndarray, n_symbols: int) -> np.ndarray:
+    """(n, T) integer symbols, ``-1`` for padding -> (n, T, n_symbols) float64 one-hot codes."""
+    n, t = symbols.shape
+    out = np.zeros(n * t * n_symbols)
+    out[_one_positions(symbols, n_symbols)] = 1.0
+    return out.reshape(n, t, n_symbols)
+
+
+class OneHotBuffer:
+    """One-hot encoding into a reused array: only the ones written last time are cleared.
+
+    Allocating and zeroing a fresh wide array per block cost as much as training on it (2c at
+    p = 100); clearing the previous ones costs O(steps). Each :meth:`encode` invalidates the array
+    the previous call returned.
+    """
+
+    def __init__(self, n_symbols: int):
+        self.n_symbols = n_symbols
+        self._flat = np.zeros(0)
+        self._ones = np.empty(0, np.int64)
+
+    def encode(self, symbols: np.ndarray) -> np.ndarray:
+        n, t = symbols.shape
+        size = n * t * self.n_symbols
+        if size > len(self._flat):
+            self._flat = np.zeros(size + size // 4)  # headroom for 2c's varying padded length
+        else:
+            self._flat[self._ones] = 0.0
+        self._ones = _one_positions(symbols, self.n_symbols)
+        self._flat[self._ones] = 1.0
+        return self._flat[:size].reshape(n, t, self.n_symbols)
+
+
+def pad_mask(lengths: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) bool: True at the steps ``t < lengths[i]``."""
+    return np.arange(width)[None, :] < np.asarray(lengths)[:, None]
+
+
+# --------------------------------------------------------------------------- generators
+
+
+def lag_2a_sequences(classes: np.ndarray, p: int) -> np.ndarray:
+    """The 2a sequences (s, a1 … a_{p−1}, s) for ``classes`` (0: s = x, 1: s = y); (n, p+1)."""
+    n = len(classes)
+    seq = np.empty((n, p + 1), np.int16 if p < 2**15 - 1 else np.int32)
+    seq[:, 1:p] = np.arange(p - 1)
+    first = (p - 1) + np.asarray(classes)
+    seq[:, 0] = first
+    seq[:, p] = first
+    return seq
+
+
+def lag_2b_sequences(rng: np.random.Generator, n: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random 2b sequences and their classes; middle symbols uniform over a1 … a_{p−1}."""
+    classes = rng.integers(0, 2, size=n)
+    seq = lag_2a_sequences(classes, p)
+    seq[:, 1:p] = rng.integers(0, p - 1, size=(n, p - 1))
+    return seq, classes
+
+
+def lag_2c_sequences(
+    rng: np.random.Generator, n: int, q: int, p: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` random 2c sequences, padded with ``-1``; returns ``(symbols, lengths, classes)``.
+
+    Each sequence is (b, x|y, q + k distractors, e, x|y) with k ~ Geometric(1/10), k ≥ 0, so it
+    has q + k + 4 symbols; ``lengths`` counts symbols.
+    """
+    e, b, x = p, p + 1, p + 2
+    classes = rng.integers(0, 2, size=n)
+    tail = rng.geometric(0.1, size=n) - 1
+    lengths = q + tail + 4
+    width = int(lengths.max())
+    seq = rng.integers(0, p, size=(n, width)).astype(np.int16 if p + 4 < 2**15 else np.int32)
+    rows = np.arange(n)
+    seq[:, 0] = b
+    seq[:, 1] = x + classes
+    seq[rows, lengths - 2] = e
+    seq[rows, lengths - 1] = x + classes
+    seq[~pad_mask(lengths, width)] = -1
+    return seq, lengths.astype(np.int64), classes
+
+
+# --------------------------------------------------------------------------- criterion
+
+
+class FrozenTestABS(Criterion):
+    """ABS(β) on a test set, with the learner frozen, tried once the training history looks solved.
+
+    ``observe`` tracks how many training sequences in a row the task judged correct (from the
+    learner's on-line outputs); ``check`` runs ``test(predict)`` only when that run is at least
+    ``screen`` long. ``milestones`` reports how many frozen tests were run.
+    """
+
+    def __init__(self, name: str, test, screen: int, check_every: int):
+        self.name = name
+        self.test = test
+        self.screen = int(screen)
+        self.check_every = int(check_every)
+        self.run_length = 0
+        self.milestones = {"frozen_tests": 0}
+
+    def observe(self, correct: np.ndarray, error: np.ndarray) -> int | None:
+        wrong = np.flatnonzero(~np.asarray(correct, dtype=bool))
+        if len(wrong):
+            self.run_length = len(correct) - 1 - int(wrong[-1])
+        else:
+            self.run_length += len(correct)
+        return None
+
+    def check(self, predict) -> bool:
+        if self.run_length < self.screen:
+            return False
+        self.milestones["frozen_tests"] += 1
+        return bool(self.test(predict))
+
+    def describe(self) -> str:
+        return f"{self.name} (checked every {self.check_every} sequences)"
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class LagRun(TaskRun):
+    """Shared machinery of one Exp. 2 trial: encoding, judging, the frozen test and evaluation.
+
+    Subclasses provide :meth:`_draw_training` (symbols, lengths) and :meth:`_encode`, and set
+    ``beta``, ``test_symbols``/``test_lengths`` and ``test_weights`` (how many of the paper's
+    10,000 test draws each stored test sequence stands for; all ones except in 2a).
+    """
+
+    beta: float
+    judge_final_only: bool
+
+    def __init__(self, task: Task, streams: TaskStreams):
+        self.params = task.params
+        self.spec = task.spec()
+        self._buffers: dict[str, OneHotBuffer] = {}
+        per_sequence = self._typical_steps() * (self.spec.n_inputs + self.spec.n_outputs + 1) * 8
+        self.max_block_sequences = int(max(1, min(100, BLOCK_BYTES // per_sequence)))
+        self.criterion = FrozenTestABS(
+            name=f"ABS({self.beta:g}) on {self.params['test_size']:,} test sequences",
+            test=self._frozen_test_passes,
+            screen=self.params["screen"],
+            check_every=self.params["check_every"],
+        )
+
+    # subclass interface
+    def _typical_steps(self) -> int:
+        raise NotImplementedError
+
+    def _draw_training(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _encode(self, symbols: np.ndarray, lengths: np.ndarray, reuse: bool = False
+                ) -> SequenceBlock:
+        """Dense block of the sequences (``reuse``: into this run's reused training buffers)."""
+        raise NotImplementedError
+
+    def _one_hot(self, symbols: np.ndarray, reuse: bool, which: str = "inputs") -> np.ndarray:
+        if not reuse:
+            return one_hot(symbols, self.spec.n_inputs)
+        if which not in self._buffers:
+            self._buffers[which] = OneHotBuffer(self.spec.n_inputs)
+        return self._buffers[which].encode(symbols)
+
+    # TaskRun
+    def training_block(self, n: int) -> SequenceBlock:
+        """The next ``n`` training sequences; the block's arrays are reused by the next call."""
+        return self._encode(*self._draw_training(n), reuse=True)
+
+    def judge(self, block: SequenceBlock, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Correct iff ABS(β) holds; the error measure is the largest judged absolute error."""
+        err = self.judged_abs_error(block, outputs)
+        return err < self.beta, err
+
+    def judged_abs_error(self, block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
+        """Per sequence: the largest absolute output error over the steps the criterion judges."""
+        if self.judge_final_only:
+            return np.abs(final_step_outputs(block, block.targets)
+                          - final_step_outputs(block, outputs)).max(axis=1)
+        per_step = np.abs(block.targets - outputs).max(axis=2)
+        judged = pad_mask(block.lengths, outputs.shape[1]) & block.target_mask
+        return np.where(judged, per_step, 0.0).max(axis=1)
+
+    def _test_errors(self, predict, stop_at_failure: bool) -> np.ndarray:
+        """Judged absolute errors of the test sequences, chunk by chunk (stops early if asked)."""
+        chunk = min(TEST_CHUNK, self.max_block_sequences)
+        errors = []
+        for start in range(0, len(self.test_lengths), chunk):
+            sl = slice(start, start + chunk)
+            lengths = self.test_lengths[sl]
+            block = self._encode(self.test_symbols[sl, : int(lengths.max())], lengths)
+            err = self.judged_abs_error(block, predict(block))
+            errors.append(err)
+            if stop_at_failure and (err >= self.beta).any():
+                break
+        return np.concatenate(errors)
+
+    def _frozen_test_passes(self, predict) -> bool:
+        return bool((self._test_errors(predict, stop_at_failure=True) < self.beta).all())
+
+    def evaluate(self, predict) -> dict[str, float]:
+        """``test_error``: fraction of the test draws failing ABS(β) with the final weights."""
+        err = self._test_errors(predict, stop_at_failure=False)
+        w = self.test_weights
+        return {
+            "test_error": float(((err >= self.beta) * w).sum() / w.sum()),
+            "test_max_abs_error": float(err.max()),
+            "test_mean_abs_error": float((err * w).sum() / w.sum()),
+        }
+
+
+class PredictionRun(LagRun):
+    """A 2a or 2b trial: p+1 symbols, p steps, next-symbol targets at every step."""
+
+    def _typical_steps(self) -> int:
+        return self.params["p"]
+
+    def _encode(self, symbols, lengths, reuse=False) -> SequenceBlock:
+        steps = lengths - 1
+        width = int(steps.max())
+        mask = pad_mask(steps, width)
+        return SequenceBlock(self._one_hot(symbols[:, :width], reuse),
+                             self._one_hot(symbols[:, 1:width + 1], reuse, "targets"), mask, steps)
+
+
+class Lag2aRun(PredictionRun):
+    """One 2a trial: the two-sequence training set, presented in random order."""
+
+    beta = 0.25
+    judge_final_only = False
+
+    def __init__(self, task: Task, streams: TaskStreams):
+        p = task.params["p"]
+        self.order = streams.order
+        self.training_set = lag_2a_sequences(np.array([0, 1]), p)
+        self.test_symbols = self.training_set
+        self.test_lengths = np.full(2, p + 1)
+        draws = streams.test.integers(0, 2, size=task.params["test_size"])
+        self.test_weights = np.bincount(draws, minlength=2).astype(float)
+        super().__init__(task, streams)
+
+    def _draw_training(self, n):
+        return self.training_set[self.order.integers(0, 2, size=n)], np.full(n, self.params["p"] + 1)
+
+
+class Lag2bRun(PredictionRun):
+    """One 2b trial: fresh random middle parts for every training and test sequence."""
+
+    beta = 0.25
+    judge_final_only = True
+
+    def __init__(self, task: Task, streams: TaskStreams):
+        p = task.params["p"]
+        self.data = streams.data
+        self.test_symbols, _ = lag_2b_sequences(streams.test, task.params["test_size"], p)
+        self.test_lengths = np.full(task.params["test_size"], p + 1)
+        self.test_weights = np.ones(task.params["test_size"])
+        super().__init__(task, streams)
+
+    def _draw_training(self, n):
+        return lag_2b_sequences(self.data, n, self.params["p"])[0], np.full(n, self.params["p"] + 1)
+
+
+class Lag2cRun(LagRun):
+    """One 2c trial: on-line random sequences with a target only at the last step."""
+
+    beta = 0.2
+    judge_final_only = True
+
+    def __init__(self, task: Task, streams: TaskStreams):
+        q, p = task.params["q"], task.params["p"]
+        self.data = streams.data
+        self.test_symbols, self.test_lengths, _ = lag_2c_sequences(
+            streams.test, task.params["test_size"], q, p)
+        self.test_weights = np.ones(task.params["test_size"])
+        super().__init__(task, streams)
+
+    def _typical_steps(self) -> int:
+        return self.params["q"] + 3 + TAIL_ALLOWANCE
+
+    def _draw_training(self, n):
+        symbols, lengths, _ = lag_2c_sequences(self.data, n, self.params["q"], self.params["p"])
+        return symbols, lengths
+
+    def _encode(self, symbols, lengths, reuse=False) -> SequenceBlock:
+        p = self.params["p"]
+        steps = lengths - 1
+        width = int(steps.max())
+        n = len(lengths)
+        rows = np.arange(n)
+        targets = np.zeros((n, width, 2))
+        targets[rows, steps - 1, symbols[rows, lengths - 1] - (p + 2)] = 1.0
+        mask = np.zeros((n, width), bool)
+        mask[rows, steps - 1] = True
+        inputs = np.where(pad_mask(steps, width), symbols[:, :width], -1)  # not the final x|y
+        return SequenceBlock(self._one_hot(inputs, reuse), targets, mask, steps)
+
+
+# --------------------------------------------------------------------------- tasks
+
+_PROTOCOL_PARAMS = {
+    "test_size": Param(10_000, "sequences the frozen success test (and the final test) uses; "
+                       "the paper's 10,000", "int", low=1, high=1_000_000),
+    "check_every": Param(100, "training sequences between success tests", "int",
+                         low=1, high=10_000_000),
+}
+
+
+def _screen(default: int) -> Param:
+    return Param(default, "the frozen success test runs only after this many training "
+                 "sequences in a row were judged correct on-line (0: always)", "int",
+                 low=0, high=10_000_000)
+
+
+class Lag2a(Task):
+    """Task 2a: noise-free sequences with long lags and local regularities (PAPER.md §2.4)."""
+
+    name = "lag-2a"
+    summary = "2-sequence next-symbol prediction, lag p, ABS(0.25) at every step (Exp. 2a)"
+    paper_section = "PAPER.md §2.4 (Task 2a), §2.9, §2.11"
+    default_budget = 5_000_000
+    default_trials = 18
+    params = {
+        "p": Param(100, "delay: the sequence has p+1 symbols and p+1 one-hot units", "int",
+                   low=2, high=10_000),
+        **_PROTOCOL_PARAMS,
+        "screen": _screen(0),
+    }
+
+    def spec(self) -> TaskSpec:
+        k = self.params["p"] + 1
+        return TaskSpec(n_inputs=k, n_outputs=k, targets="every_step")
+
+    def start(self, streams: TaskStreams) -> Lag2aRun:
+        return Lag2aRun(self, streams)
+
+
+class Lag2b(Task):
+    """Task 2b: as 2a with random middle symbols, judged at the final step (PAPER.md §2.4)."""
+
+    name = "lag-2b"
+    summary = "random-middle next-symbol prediction, lag p, ABS(0.25) at the end (Exp. 2b)"
+    paper_section = "PAPER.md §2.4 (Task 2b), §2.9, §2.11"
+    default_budget = 5_000_000
+    default_trials = 18
+    params = dict(Lag2a.params, screen=_screen(100))
+
+    def spec(self) -> TaskSpec:
+        k = self.params["p"] + 1
+        return TaskSpec(n_inputs=k, n_outputs=k, targets="every_step")
+
+    def start(self, streams: TaskStreams) -> Lag2bRun:
+        return Lag2bRun(self, streams)
+
+
+class Lag2c(Task):
+    """Task 2c: very long lags, p distractors, target only at the end (PAPER.md §2.4)."""
+
+    name = "lag-2c"
+    summary = "b, x|y, q+k distractors, e -> predict x|y on 2 outputs, ABS(0.2) (Exp. 2c)"
+    paper_section = "PAPER.md §2.4 (Task 2c), §2.9, §2.11 item 1"
+    default_budget = 5_000_000
+    default_trials = 20
+    params = {
+        "q": Param(100, "minimal number of distractors (time lag − 1)", "int", low=0,
+                   high=100_000),
+        "p": Param(100, "number of distinct distractor symbols (p+4 inputs)", "int", low=1,
+                   high=10_000),
+        **_PROTOCOL_PARAMS,
+        "screen": _screen(100),
+    }
+
+    def spec(self) -> TaskSpec:
+        return TaskSpec(n_inputs=self.params["p"] + 4, n_outputs=2, targets="final_step")
+
+    def start(self, streams: TaskStreams) -> Lag2cRun:
+        return Lag2cRun(self, streams)
+
+
+@hookimpl
+def seqbench_register_tasks(register):
+    register(Lag2a)
+    register(Lag2b)
+    register(Lag2c)
