@@ -168,10 +168,9 @@ def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
         _echo_err(f"seqbench: {outcome.reused} trials reused from the store, "
                   f"{outcome.ran} run now")
         if outcome.interrupted:
-            raise SeqbenchError(
-                f"interrupted: {outcome.ran} trials finished and stored in {path}; "
-                "run the same command again to resume"
-            )
+            _echo_err(f"seqbench: interrupted; {outcome.ran} trials finished now and stored in "
+                      f"{path}; run the same command again to resume")
+            sys.exit(130)
     rows = []
     for c in configs:
         trial_rows = [outcome.results[s.key] for s in c.specs() if s.key in outcome.results]

@@ -22,6 +22,8 @@ from .errors import StoreError
 from .trial import TrialResult, TrialSpec
 
 DEFAULT_DB_ENV = "SEQBENCH_DB"
+#: seconds to wait for another process's lock before giving up ($SEQBENCH_DB_TIMEOUT)
+LOCK_TIMEOUT_ENV = "SEQBENCH_DB_TIMEOUT"
 DEFAULT_DB_NAME = "seqbench.db"
 #: statuses that are final: such a trial is reused, never recomputed
 REUSABLE = ("solved", "budget_exhausted", "diverged")
@@ -81,6 +83,17 @@ def default_db_path() -> Path:
     return Path(os.environ.get(DEFAULT_DB_ENV) or DEFAULT_DB_NAME)
 
 
+def _lock_timeout() -> float:
+    raw = os.environ.get(LOCK_TIMEOUT_ENV) or "30"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise StoreError(f"${LOCK_TIMEOUT_ENV} must be a number of seconds >= 0, got {raw!r}")
+    return value
+
+
 def _git_revision() -> str | None:
     try:
         out = subprocess.run(
@@ -104,7 +117,8 @@ class Store:
             raise StoreError(f"store {str(self.path)!r} is a directory, not a SQLite file")
         try:
             uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
-            self.conn = sqlite3.connect(uri, uri=readonly, timeout=10.0)
+            timeout = _lock_timeout()
+            self.conn = sqlite3.connect(uri, uri=readonly, timeout=timeout)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:

@@ -27,6 +27,8 @@ from seqbench.errors import ParamError
 SQUASH = {"logistic": 0, "sym1": 1, "sym2": 2, "identity": 3}
 #: which units carry a bias weight, in Table 10's vocabulary
 BIAS_CHOICES = ("gates", "hidden", "all", "none")
+#: refuse networks whose dense weight and trace arrays would not fit comfortably in memory
+MAX_NETWORK_BYTES = 2 * 2**30
 
 
 @dataclass
@@ -89,6 +91,14 @@ def build_layout(
         cell_block.extend([j] * block_size)
     n_hidden = blocks * per_block
     n_cells = blocks * block_size
+    n_src = n_hidden + n_inputs + 1
+    floats = 2 * n_hidden * n_src + 2 * n_cells * n_src + 2 * n_outputs * (n_src + n_cells)
+    if floats * 8 > MAX_NETWORK_BYTES:
+        raise ParamError(
+            f"an LSTM97 net of {blocks} blocks x {block_size} cells for {n_inputs} inputs needs "
+            f"{floats * 8 / 2**30:.1f} GiB of weights and traces (limit "
+            f"{MAX_NETWORK_BYTES / 2**30:.0f} GiB); use fewer blocks or cells"
+        )
     is_cell = np.zeros(n_hidden, bool)
     is_cell[cell_unit] = True
 
