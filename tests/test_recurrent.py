@@ -1,0 +1,78 @@
+"""The shared network description of the gradient baselines and its NumPy reference."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from _recurrent_helpers import assert_rel_close, finite_differences, random_problem, ref
+from seqbench.errors import ParamError
+from seqbench_learners.recurrent.network import Network, elman, fully_recurrent, self_loop
+
+
+@pytest.mark.parametrize("network,weights", [
+    (fully_recurrent(7, 3, 7), 170),  # Table 1, RTRL 3 hidden
+    (fully_recurrent(7, 12, 7), 494),  # Table 1, RTRL 12 hidden
+    (elman(7, 15, 7), 435),  # Table 1, ELM
+    (self_loop(5, 1, 5), 36),  # Table 2, p = 4
+    (self_loop(11, 1, 11), 144),  # Table 2, p = 10
+    (self_loop(101, 1, 101), 10404),  # Table 2, p = 100
+])
+def test_paper_weight_counts(network, weights):
+    assert network.n_weights == weights
+
+
+def test_biases_add_one_weight_per_unit():
+    assert fully_recurrent(7, 3, 7, bias=True).n_weights == 170 + 10
+    assert elman(7, 15, 7, bias=True).n_weights == 435 + 22
+
+
+def test_carried_units_are_those_on_delay1_paths():
+    """LEARNERS.md §2.4: only recurrent units hold RTRL sensitivities."""
+    np.testing.assert_array_equal(fully_recurrent(7, 3, 7).recurrent_units(), np.arange(10))
+    np.testing.assert_array_equal(self_loop(101, 1, 101).recurrent_units(), [0])
+    np.testing.assert_array_equal(elman(7, 15, 7).recurrent_units(), np.arange(15))
+    # a unit feeding a recurrent unit through a delay-0 link must carry sensitivities too
+    net = Network(1, 3, np.array([2]), dst=[1, 1, 2], src=[0, 1, 1 + 1], delay=[0, 0, 0])
+    assert len(net.recurrent_units()) == 0
+    net = Network(1, 3, np.array([2]), dst=[1, 1, 2], src=[1, 2, 2], delay=[0, 1, 0])
+    np.testing.assert_array_equal(net.recurrent_units(), [0, 1])
+
+
+@pytest.mark.parametrize("dst,src,delay", [
+    ([0], [1], 0),  # delay-0 self link
+    ([0], [2], 0),  # delay-0 link from a later unit
+    ([0], [0], 1),  # delay-1 link from an input
+    ([0, 0], [1, 1], [1, 1]),  # duplicate
+])
+def test_invalid_connections_are_refused(dst, src, delay):
+    with pytest.raises(ParamError):
+        Network(1, 2, np.array([1]), dst=dst, src=src, delay=np.broadcast_to(delay, len(dst)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_reference_bptt_equals_finite_differences(seed):
+    net, w, x, d, mask = random_problem(seed)
+    g = ref.bptt_gradient(net, w, x, d, mask)
+    fd = finite_differences(lambda v: ref.loss(net, v, x, d, mask), w)
+    assert_rel_close(g, fd, 1e-7)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_reference_rtrl_equals_reference_bptt(seed):
+    net, w, x, d, mask = random_problem(seed)
+    _, _, g, steps = ref.rtrl_train(net, w, x, d, mask, 0.0, update="accumulate")
+    assert_rel_close(g, ref.bptt_gradient(net, w, x, d, mask), 1e-12)
+    for t in range(len(x)):
+        np.testing.assert_allclose(steps[t], ref.bptt_step_gradient(net, w, x, d, mask, t) * mask[t],
+                                   rtol=0, atol=1e-13)
+
+
+def test_listing_plugins_does_not_import_numba():
+    code = ("import sys; from seqbench.plugins import load_registry; r = load_registry(); "
+            "assert {'bptt', 'rtrl', 'elman'} <= set(r.learners), r.learners; "
+            "assert 'numba' not in sys.modules, 'numba imported while listing plugins'")
+    subprocess.run([sys.executable, "-c", code], check=True)
