@@ -1,1 +1,0 @@
-"""Benchmarks run with pytest-benchmark; see the README ("Speed")."""

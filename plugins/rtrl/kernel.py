@@ -1,0 +1,140 @@
+"""numba kernel of real-time recurrent learning with structured sensitivities (LEARNERS.md §2).
+
+Only the *carried* units (:meth:`Network.recurrent_units`: sources of delay-1 links and their
+delay-0 ancestors) hold sensitivities p^k_w = ∂a_k/∂w, one vector over all W weights each,
+updated every step in topological order:
+
+    p^k(t) = f'_k(t) [Σ_{l∈Z_k} w_kl p^l(t) + Σ_{l∈R_k} w_kl p^l(t−1) + [k = i] ã_j]
+
+The other units lie downstream of them only; instead of forming their sensitivities, the step's
+error is back-propagated through them inside the step (an adjoint of the same linear recursion):
+
+    δ_k = f'_k (e_k + Σ_{i: k∈Z_i} w_ik δ_i)                     (non-carried units k)
+    ẽ_l = e_l + Σ_{k non-carried: l∈Z_k} w_kl δ_k                   (carried units l)
+    ∂E(t)/∂w_c = δ_{dst c} ã_c + Σ_{k non-carried} δ_k Σ_{l∈R_k} w_kl p^l(t−1) + Σ_l ẽ_l p^l(t)
+
+which is exactly Σ_{k∈outputs} e_k p^k(t). Cost per step: O(|carried| · fan-in · W) for the
+sensitivities — O(n²W) for the fully recurrent net, O(W) for the Exp. 2a net whose single hidden
+unit is the only carried one.
+
+``online`` True changes the weights after every step (the sensitivities are not recomputed for
+the new weights); False sums the step gradients and applies them at the sequence end (offline
+RTRL = epochwise BPTT). ``teacher_forcing``: an output unit with a target feeds its target into
+the next step and its sensitivities are zeroed; the error uses the unforced output (§2.3).
+``mode``: 0 trains, 2 only sums gradients into ``grad`` (and, when ``step_grads`` has rows,
+records each step's gradient of the block's first sequence there), −1 runs forward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..recurrent.steps import ACCUMULATE, FORWARD, TRAIN, forward_units, load_row
+
+
+@njit(cache=True)
+def run_block(inputs, targets, target_mask, lengths, w, row_ptr, col, src_unit, delay,
+              outputs_units, slot, carried, alpha, mode, online, teacher_forcing,
+              grad, step_grads, outputs):
+    """Run (and unless ``mode`` is −1 learn from) every sequence of the block in order; write
+    each step's outputs, computed before that step's weight change, to ``outputs``."""
+    n_seq, T, m = inputs.shape
+    n = row_ptr.shape[0] - 1
+    K = outputs_units.shape[0]
+    W = w.shape[0]
+    n_car = carried.shape[0]
+    row = np.zeros(m + 2 * n + 1)
+    fprime = np.zeros(n)
+    P = np.zeros((2, max(n_car, 1), W))
+    etil = np.zeros(n)
+    g_step = np.zeros(W)
+    g_seq = np.zeros(W)
+    learn = mode != FORWARD
+
+    for q in range(n_seq):
+        pc, pp = 0, 1
+        if learn:
+            for s in range(n_car):
+                for v in range(W):
+                    P[pp, s, v] = 0.0
+        for t in range(lengths[q]):
+            load_row(row, inputs[q, t], row, m, n, t == 0)
+            forward_units(row, fprime, w, row_ptr, col, m, n)
+            for k in range(K):
+                outputs[q, t, k] = row[m + outputs_units[k]]
+            if not learn:
+                continue
+            # sensitivities of the carried units, in topological order
+            for s in range(n_car):
+                k = carried[s]
+                pk = P[pc, s]
+                for v in range(W):
+                    pk[v] = 0.0
+                for c in range(row_ptr[k], row_ptr[k + 1]):
+                    l = src_unit[c]
+                    if l >= 0:
+                        wc = w[c]
+                        pl = P[pc, slot[l]] if delay[c] == 0 else P[pp, slot[l]]
+                        for v in range(W):
+                            pk[v] += wc * pl[v]
+                for c in range(row_ptr[k], row_ptr[k + 1]):
+                    pk[c] += row[col[c]]
+                f = fprime[k]
+                for v in range(W):
+                    pk[v] *= f
+            if target_mask[q, t]:
+                for i in range(n):
+                    etil[i] = 0.0
+                for k in range(K):
+                    etil[outputs_units[k]] += outputs[q, t, k] - targets[q, t, k]
+                for v in range(W):
+                    g_step[v] = 0.0
+                for i in range(n - 1, -1, -1):  # the non-carried units, downstream only
+                    if slot[i] >= 0:
+                        continue
+                    delta = fprime[i] * etil[i]
+                    if delta == 0.0:
+                        continue
+                    for c in range(row_ptr[i], row_ptr[i + 1]):
+                        g_step[c] += delta * row[col[c]]
+                        l = src_unit[c]
+                        if l >= 0:
+                            if delay[c] == 0:
+                                etil[l] += w[c] * delta
+                            else:
+                                pl = P[pp, slot[l]]
+                                dw = delta * w[c]
+                                for v in range(W):
+                                    g_step[v] += dw * pl[v]
+                for s in range(n_car):
+                    e = etil[carried[s]]
+                    if e != 0.0:
+                        pk = P[pc, s]
+                        for v in range(W):
+                            g_step[v] += e * pk[v]
+                if mode == ACCUMULATE:
+                    for v in range(W):
+                        grad[v] += g_step[v]
+                    if q == 0 and t < step_grads.shape[0]:
+                        for v in range(W):
+                            step_grads[t, v] = g_step[v]
+                elif online:
+                    for v in range(W):
+                        w[v] -= alpha * g_step[v]
+                else:
+                    for v in range(W):
+                        g_seq[v] += g_step[v]
+                if teacher_forcing:
+                    for k in range(K):
+                        u = outputs_units[k]
+                        row[m + u] = targets[q, t, k]
+                        if slot[u] >= 0:
+                            pk = P[pc, slot[u]]
+                            for v in range(W):
+                                pk[v] = 0.0
+            pc, pp = pp, pc
+        if mode == TRAIN and not online:
+            for v in range(W):
+                w[v] -= alpha * g_seq[v]
+                g_seq[v] = 0.0
