@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 TINY = ["--trials", "2", "--budget", "200", "-t", "check_every=100", "-t", "n_train=32",
         "-t", "n_test=32", "-q"]

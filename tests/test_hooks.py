@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import plugins_json, run_cli
+from helpers import plugins_json, run_cli
 
 from seqbench import hookspecs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import plugins_json, run_cli
+from helpers import plugins_json, run_cli
 
 from seqbench.contracts import Learner
 from seqbench.errors import UnknownNameError

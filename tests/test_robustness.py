@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 TESTS = Path(__file__).parent
 FAKES_PLUGIN = """
