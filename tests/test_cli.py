@@ -86,3 +86,17 @@ def test_list_and_plugins_json():
     presets = json.loads(run_cli(["list", "presets", "--task", "reber", "--json"]).stdout)
     assert {p["name"] for p in presets if p["learner"] == "lstm97"} >= {
         "exp1-4x1-lr0.1", "exp1-3x2-lr0.1", "exp1-3x2-lr0.2", "exp1-4x1-lr0.5", "exp1-3x2-lr0.5"}
+
+
+def test_executors_do_not_change_results(tmp_path):
+    """The same trials run in-process, on loky workers and on a local Dask cluster give the same
+    outcomes (seeding depends only on the spec)."""
+    rows = {}
+    for name, extra in (("inproc", ["--jobs", "1"]), ("loky", ["--jobs", "2"]),
+                        ("dask", ["--executor", "dask", "--jobs", "2"])):
+        out = run_cli(["compare", "--task", "reber", "--learners", "lstm", "--db",
+                       str(tmp_path / f"{name}.db"), "--format", "json", *TINY, *extra])
+        assert out.returncode == 0, out.stderr
+        row = json.loads(out.stdout)["rows"][0]
+        rows[name] = (row["successes"], row["sequences_to_success"], row["test_error"])
+    assert rows["inproc"] == rows["loky"] == rows["dask"]
