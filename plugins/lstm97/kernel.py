@@ -28,27 +28,16 @@ def _sigmoid(x):
 
 @njit(cache=True, inline="always")
 def _squash(code, x):
+    """A squashing function and its derivative at ``x``, from a single exp."""
     if code == IDENTITY:
-        return x
-    s = 1.0 / (1.0 + math.exp(-x))
-    if code == SYM1:
-        return 2.0 * s - 1.0
-    if code == SYM2:
-        return 4.0 * s - 2.0
-    return s
-
-
-@njit(cache=True, inline="always")
-def _squash_prime(code, x):
-    if code == IDENTITY:
-        return 1.0
+        return x, 1.0
     s = 1.0 / (1.0 + math.exp(-x))
     d = s * (1.0 - s)
     if code == SYM1:
-        return 2.0 * d
+        return 2.0 * s - 1.0, 2.0 * d
     if code == SYM2:
-        return 4.0 * d
-    return d
+        return 4.0 * s - 2.0, 4.0 * d
+    return s, d
 
 
 @njit(cache=True)
@@ -80,6 +69,7 @@ def run_block(
     y_out = np.ones(n_blocks)
     state = np.zeros(n_cells)
     hs = np.zeros(n_cells)
+    hs_prime = np.zeros(n_cells)
     tr_cell = np.zeros((n_cells, n_src))  # d s_c / d w_{c,u}
     tr_gate = np.zeros((n_cells, n_src))  # d s_c / d w_{in_j,u}
     err_out = np.zeros(n_out)
@@ -113,11 +103,11 @@ def run_block(
             for c in range(n_cells):
                 j = cell_block[c]
                 net_c = net_h[cell_unit[c]]
-                g = _squash(g_code, net_c)
+                g, g_prime = _squash(g_code, net_c)
                 state[c] += y_in[j] * g
-                hs[c] = _squash(h_code, state[c])
+                hs[c], hs_prime[c] = _squash(h_code, state[c])
                 if learn:
-                    a = _squash_prime(g_code, net_c) * y_in[j]
+                    a = g_prime * y_in[j]
                     for v in range(h_lo[cell_unit[c]], h_hi[cell_unit[c]]):
                         tr_cell[c, v] += a * src[v]
                     b = g * y_in[j] * (1.0 - y_in[j])
@@ -149,7 +139,7 @@ def run_block(
                     err_ogate[j] = 0.0
                 for c in range(n_cells):
                     j = cell_block[c]
-                    err_state[c] = y_out[j] * _squash_prime(h_code, state[c]) * err_cell[c]
+                    err_state[c] = y_out[j] * hs_prime[c] * err_cell[c]
                     err_ogate[j] += hs[c] * err_cell[c]
                 # weight changes (eqs. 22, 26, 28)
                 upd_h = dwh if mode != STEP else wh
