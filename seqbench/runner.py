@@ -7,6 +7,7 @@ the plugin's defaults, then the preset's values, then what the user set on the c
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -120,7 +121,7 @@ def plan(
     names = [registry.learner_name(n) for n, _ in learners]
     routed = split_learner_params(learner_params or {}, list(dict.fromkeys(names)), registry)
     configs = []
-    for (given_name, own_preset), name in zip(learners, names):
+    for (_, own_preset), name in zip(learners, names):
         chosen = own_preset or preset
         p: Preset | None
         if chosen is None:
@@ -271,8 +272,6 @@ def _row(spec: TrialSpec, data: dict[str, Any]) -> dict[str, Any]:
     )}
     metrics = data.get("metrics") or {}
     if isinstance(metrics, str):
-        import json
-
         metrics = json.loads(metrics)
     row.update(key=spec.key, config_key=spec.config_key, task=spec.task, learner=spec.learner,
                preset=spec.preset, trial=spec.trial, metrics=metrics)
