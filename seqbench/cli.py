@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -139,14 +140,39 @@ def _num(v) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+def _print_plan(configs, path) -> None:
+    """The run matrix, with how much of it the store already holds, without running anything."""
+    from tabulate import tabulate
+
+    from .store import Store
+
+    stored: dict[str, int] = {}
+    if Path(path).exists():
+        with Store(path, readonly=True) as store:
+            for c in configs:
+                stored[id(c)] = len(store.finished(s.key for s in c.specs()))
+    rows = [[c.task, c.learner, c.preset or "-",
+             " ".join(f"{k}={v}" for k, v in c.overrides.items()) or "-",
+             c.trials, f"{c.budget:,}", stored.get(id(c), 0)] for c in configs]
+    click.echo(tabulate(rows, ["task", "learner", "preset", "overrides", "trials", "budget",
+                               "already stored"], tablefmt="simple"))
+    total = sum(c.trials for c in configs)
+    done = sum(stored.values())
+    click.echo(f"{total} trials planned, {done} already stored, {total - done} to run "
+               f"(store {path})")
+
+
 def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
-                 scheduler: str | None, command: str, quiet: bool) -> None:
+                 scheduler: str | None, command: str, quiet: bool, dry_run: bool = False) -> None:
     from .report import render, summarise
     from .runner import execute
     from .store import Store, default_db_path
 
     registry = _registry()
     path = db or default_db_path()
+    if dry_run:
+        _print_plan(configs, path)
+        return
     specs = [s for c in configs for s in c.specs()]
     with Store(path) as store:
         def progress(spec, row, i, total):
@@ -195,6 +221,9 @@ def _common_run_options(f):
         click.option("--scheduler", default=None,
                      help="Dask scheduler address (with --executor dask)."),
         click.option("--quiet", "-q", is_flag=True, help="No per-trial progress lines."),
+        click.option("--dry-run", is_flag=True,
+                     help="Show the planned configurations and what is already stored; run "
+                          "nothing."),
     ]):
         f = option(f)
     return f
@@ -211,7 +240,7 @@ def _common_run_options(f):
 @click.option("-t", "task_params", multiple=True, metavar="KEY=VALUE", help="Task parameter.")
 @_common_run_options
 def compare(task, learners, preset, learner_params, task_params, trials, seed, budget, jobs, db,
-            fmt, executor, scheduler, quiet) -> None:
+            fmt, executor, scheduler, quiet, dry_run) -> None:
     """Run learners head to head on one task and print the standard table."""
     from .params import parse_assignments
     from .runner import parse_learner_list, plan
@@ -221,7 +250,7 @@ def compare(task, learners, preset, learner_params, task_params, trials, seed, b
         seed=seed, budget=budget, task_params=parse_assignments(task_params, "-t"),
         learner_params=parse_assignments(learner_params, "-p"),
     )
-    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet)
+    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run)
 
 
 @cli.command()
@@ -232,7 +261,7 @@ def compare(task, learners, preset, learner_params, task_params, trials, seed, b
 @click.option("-t", "task_params", multiple=True, metavar="KEY=VALUE", help="Task parameter.")
 @_common_run_options
 def run(task, learner, preset, learner_params, task_params, trials, seed, budget, jobs, db, fmt,
-        executor, scheduler, quiet) -> None:
+        executor, scheduler, quiet, dry_run) -> None:
     """Run one learner on one task (one trial unless --trials says more)."""
     from .params import parse_assignments
     from .runner import parse_learner_list, plan
@@ -242,14 +271,15 @@ def run(task, learner, preset, learner_params, task_params, trials, seed, budget
         seed=seed, budget=budget, task_params=parse_assignments(task_params, "-t"),
         learner_params=parse_assignments(learner_params, "-p"),
     )
-    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet)
+    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run)
 
 
 @cli.command()
 @click.argument("experiment")
+@click.option("--learners", default=None, help="Only these learners (comma-separated).")
 @_common_run_options
-def reproduce(experiment, trials, seed, budget, jobs, db, fmt, executor, scheduler,
-              quiet) -> None:
+def reproduce(experiment, learners, trials, seed, budget, jobs, db, fmt, executor, scheduler,
+              quiet, dry_run) -> None:
     """Run the paper's configurations of EXPERIMENT (exp1 ... exp6b, or all) and print
     measured results beside the published ones."""
     from .errors import UnknownNameError
@@ -259,15 +289,19 @@ def reproduce(experiment, trials, seed, budget, jobs, db, fmt, executor, schedul
     experiments = sorted({p.experiment for p in registry.presets.values() if p.experiment})
     if experiment != "all" and experiment not in experiments:
         raise UnknownNameError("experiment", experiment, [*experiments, "all"])
+    only = None
+    if learners:
+        only = {registry.learner_name(n.strip()) for n in learners.split(",") if n.strip()}
     chosen = [p for p in registry.presets.values()
-              if p.experiment and (experiment == "all" or p.experiment == experiment)]
+              if p.experiment and (experiment == "all" or p.experiment == experiment)
+              and (only is None or p.learner in only)]
     chosen.sort(key=lambda p: (p.experiment, p.task, p.learner, p.name))
     configs = [
         c for p in chosen
         for c in plan(registry, p.task, [(p.learner, p.name)], trials=trials, seed=seed,
                       budget=budget)
     ]
-    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet)
+    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run)
 
 
 # --------------------------------------------------------------------------------------------

@@ -100,3 +100,24 @@ def test_executors_do_not_change_results(tmp_path):
         row = json.loads(out.stdout)["rows"][0]
         rows[name] = (row["successes"], row["sequences_to_success"], row["test_error"])
     assert rows["inproc"] == rows["loky"] == rows["dask"]
+
+
+def test_dry_run_shows_the_matrix_and_runs_nothing(tmp_path):
+    db = tmp_path / "d.db"
+    args = ["compare", "--task", "reber", "--learners", "lstm,lstm@exp1-4x1-lr0.1", "--db",
+            str(db), *TINY]
+    plan = run_cli([*args, "--dry-run"])
+    assert plan.returncode == 0 and "4 trials planned, 0 already stored, 4 to run" in plan.stdout
+    assert not db.exists()
+    assert run_cli(args).returncode == 0
+    again = run_cli([*args, "--dry-run"])
+    assert "4 trials planned, 4 already stored, 0 to run" in again.stdout
+
+
+def test_reproduce_can_be_limited_to_some_learners(tmp_path):
+    out = run_cli(["reproduce", "exp1", "--learners", "lstm", "--dry-run", "--db",
+                   str(tmp_path / "r.db")])
+    assert out.returncode == 0
+    lines = [l for l in out.stdout.splitlines() if l.startswith("reber")]
+    assert len(lines) == 5 and all(" lstm97 " in l for l in lines)
+    assert "150 trials planned" in out.stdout  # the paper's 30 trials per Table 1 row
