@@ -19,21 +19,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..recurrent.steps import ACCUMULATE, FORWARD, TRAIN, forward_units, load_row
+from ..recurrent.steps import FASTMATH, FORWARD, TRAIN, forward_units, load_row
 
 
-@njit(cache=True)
-def _backward(hist, fprime, err, w, row_ptr, col, m, n, t_end, t_from, inject_from, adj, carry, g):
+@njit(cache=True, fastmath=FASTMATH)
+def _backward(hist, fprime, err, w, seg_ptr, seg_first, seg_col, seg_len, col, unit_ptr,
+              unit_conn, m, n, t_end, t_from, inject_from, adj, carry, g):
     """Add to ``g`` the gradient of the errors of steps ``inject_from..t_end``, back-propagated
     no further than step ``t_from``."""
-    width = hist.shape[1]
     for j in range(n):
         carry[j] = 0.0
     for t in range(t_end, t_from - 1, -1):
-        for v in range(width):
-            adj[v] = 0.0
         for j in range(n):
             adj[m + j] = carry[j]  # δ(t+1) sent back through delay-1 links
+            adj[m + n + 1 + j] = 0.0
         inject = t >= inject_from
         for i in range(n - 1, -1, -1):
             back = adj[m + i]
@@ -41,20 +40,27 @@ def _backward(hist, fprime, err, w, row_ptr, col, m, n, t_end, t_from, inject_fr
                 back += err[t, i]
             delta = fprime[t, i] * back
             if delta != 0.0:
-                for c in range(row_ptr[i], row_ptr[i + 1]):
-                    g[c] += delta * hist[t, col[c]]
+                for s in range(seg_ptr[i], seg_ptr[i + 1]):
+                    c0, v0, size = seg_first[s], seg_col[s], seg_len[s]
+                    gs = g[c0:c0 + size]  # slices vectorise (see steps.forward_units)
+                    hs = hist[t, v0:v0 + size]
+                    for k in range(size):
+                        gs[k] += delta * hs[k]
+                for u in range(unit_ptr[i], unit_ptr[i + 1]):  # only unit sources need δ
+                    c = unit_conn[u]
                     adj[col[c]] += w[c] * delta
         for j in range(n):
             carry[j] = adj[m + n + 1 + j]
 
 
-@njit(cache=True)
-def run_block(inputs, targets, target_mask, lengths, w, row_ptr, col, outputs_units,
+@njit(cache=True, fastmath=FASTMATH)
+def run_block(inputs, targets, target_mask, lengths, w, seg_ptr, seg_first, seg_col, seg_len,
+              col, unit_ptr, unit_conn, outputs_units,
               alpha, mode, window, update_every, grad, outputs):
     """Run (and unless ``mode`` is −1 learn from) every sequence of the block in order; write
     each step's outputs, computed before that step's weight change, to ``outputs``."""
     n_seq, T, m = inputs.shape
-    n = row_ptr.shape[0] - 1
+    n = seg_ptr.shape[0] - 1
     K = outputs_units.shape[0]
     W = w.shape[0]
     width = m + 2 * n + 1
@@ -70,7 +76,7 @@ def run_block(inputs, targets, target_mask, lengths, w, row_ptr, col, outputs_un
         last = -1  # last step whose error has been back-propagated
         for t in range(L):
             load_row(hist[t], inputs[q, t], hist[t - 1], m, n, t == 0)
-            forward_units(hist[t], fprime[t], w, row_ptr, col, m, n)
+            forward_units(hist[t], fprime[t], w, seg_ptr, seg_first, seg_col, seg_len, m, n)
             for i in range(n):
                 err[t, i] = 0.0
             for k in range(K):
@@ -85,15 +91,18 @@ def run_block(inputs, targets, target_mask, lengths, w, row_ptr, col, outputs_un
                 t_from = t - window + 1
                 if t_from < 0:
                     t_from = 0
-                _backward(hist, fprime, err, w, row_ptr, col, m, n, t, t_from, last + 1,
-                          adj, carry, g)
+                _backward(hist, fprime, err, w, seg_ptr, seg_first, seg_col, seg_len, col,
+                          unit_ptr, unit_conn, m, n,
+                          t, t_from, last + 1, adj, carry, g)
                 last = t
                 if mode == TRAIN:
                     for c in range(W):
                         w[c] -= alpha * g[c]
                         g[c] = 0.0
         if mode != FORWARD and window == 0:
-            _backward(hist, fprime, err, w, row_ptr, col, m, n, L - 1, 0, 0, adj, carry, g)
+            _backward(hist, fprime, err, w, seg_ptr, seg_first, seg_col, seg_len, col,
+                          unit_ptr, unit_conn, m, n,
+                      L - 1, 0, 0, adj, carry, g)
             if mode == TRAIN:
                 for c in range(W):
                     w[c] -= alpha * g[c]

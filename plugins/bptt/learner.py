@@ -36,12 +36,16 @@ class BPTT(RecurrentLearner):
                              f"window ({self.params['window']})")
         super().build(spec, rng)
 
+    def _prepare(self) -> None:
+        net = self.network
+        self._arrays = (*net.segments, net.col, *net.unit_links, net.outputs)
+
     def _run(self, block: SequenceBlock, mode: int, alpha: float) -> np.ndarray:
         from .kernel import run_block
 
         net = self.network
         out = self._outputs(block)
         run_block(block.inputs, block.targets, block.target_mask, block.lengths, self.w,
-                  net.row_ptr, net.col, net.outputs, alpha, mode,
+                  *self._arrays, alpha, mode,
                   int(self.params["window"]), int(self.params["update_every"]), self._grad, out)
         return out

@@ -110,6 +110,30 @@ class Network:
         is_unit = (self.src >= m) & (self.src < m + n)
         return np.where(is_unit, self.src - m, -1).astype(np.int64)
 
+    @property
+    def segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(ptr, first, col, length)``: the connections into unit ``i`` as runs of consecutive
+        connections that read consecutive row columns — run ``s`` in ``ptr[i] : ptr[i+1]``
+        covers connections ``first[s] ..`` and columns ``col[s] ..``, ``length[s]`` of each.
+        The paper's layered nets have a few long runs per unit, so the kernels' inner loops
+        become contiguous dot products instead of gathers."""
+        col, W = self.col, self.n_weights
+        starts = [c for c in range(W)
+                  if c == 0 or self.dst[c] != self.dst[c - 1] or col[c] != col[c - 1] + 1]
+        first = np.array(starts, np.int64)
+        length = np.diff(np.append(first, W)).astype(np.int64)
+        ptr = np.searchsorted(self.dst[first], np.arange(self.n_units + 1)).astype(np.int64)
+        return ptr, first, col[first].astype(np.int64), length
+
+    @property
+    def unit_links(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ptr, conn)``: the connections into unit ``i`` whose source is a unit are
+        ``conn[ptr[i] : ptr[i+1]]``. Only these carry error or sensitivity between units, so
+        the kernels loop over them apart from the (often far more numerous) input links."""
+        conn = np.flatnonzero(self.src_unit >= 0).astype(np.int64)
+        ptr = np.searchsorted(self.dst[conn], np.arange(self.n_units + 1)).astype(np.int64)
+        return ptr, conn
+
     def recurrent_units(self) -> np.ndarray:
         """Units that must carry RTRL sensitivities across steps (LEARNERS.md §2.4).
 

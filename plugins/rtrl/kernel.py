@@ -30,17 +30,25 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..recurrent.steps import ACCUMULATE, FORWARD, TRAIN, forward_units, load_row
+from ..recurrent.steps import (
+    ACCUMULATE,
+    FASTMATH,
+    FORWARD,
+    TRAIN,
+    forward_units,
+    load_row,
+)
 
 
-@njit(cache=True)
-def run_block(inputs, targets, target_mask, lengths, w, row_ptr, col, src_unit, delay,
+@njit(cache=True, fastmath=FASTMATH)
+def run_block(inputs, targets, target_mask, lengths, w, seg_ptr, seg_first, seg_col, seg_len,
+              unit_ptr, unit_conn, src_unit, delay,
               outputs_units, slot, carried, alpha, mode, online, teacher_forcing,
               grad, step_grads, outputs):
     """Run (and unless ``mode`` is −1 learn from) every sequence of the block in order; write
     each step's outputs, computed before that step's weight change, to ``outputs``."""
     n_seq, T, m = inputs.shape
-    n = row_ptr.shape[0] - 1
+    n = seg_ptr.shape[0] - 1
     K = outputs_units.shape[0]
     W = w.shape[0]
     n_car = carried.shape[0]
@@ -60,7 +68,7 @@ def run_block(inputs, targets, target_mask, lengths, w, row_ptr, col, src_unit, 
                     P[pp, s, v] = 0.0
         for t in range(lengths[q]):
             load_row(row, inputs[q, t], row, m, n, t == 0)
-            forward_units(row, fprime, w, row_ptr, col, m, n)
+            forward_units(row, fprime, w, seg_ptr, seg_first, seg_col, seg_len, m, n)
             for k in range(K):
                 outputs[q, t, k] = row[m + outputs_units[k]]
             if not learn:
@@ -71,15 +79,19 @@ def run_block(inputs, targets, target_mask, lengths, w, row_ptr, col, src_unit, 
                 pk = P[pc, s]
                 for v in range(W):
                     pk[v] = 0.0
-                for c in range(row_ptr[k], row_ptr[k + 1]):
+                for u in range(unit_ptr[k], unit_ptr[k + 1]):
+                    c = unit_conn[u]
                     l = src_unit[c]
-                    if l >= 0:
-                        wc = w[c]
-                        pl = P[pc, slot[l]] if delay[c] == 0 else P[pp, slot[l]]
-                        for v in range(W):
-                            pk[v] += wc * pl[v]
-                for c in range(row_ptr[k], row_ptr[k + 1]):
-                    pk[c] += row[col[c]]
+                    wc = w[c]
+                    pl = P[pc, slot[l]] if delay[c] == 0 else P[pp, slot[l]]
+                    for v in range(W):
+                        pk[v] += wc * pl[v]
+                for s2 in range(seg_ptr[k], seg_ptr[k + 1]):
+                    c0, v0, size = seg_first[s2], seg_col[s2], seg_len[s2]
+                    ps = pk[c0:c0 + size]  # slices vectorise (see steps.forward_units)
+                    rs = row[v0:v0 + size]
+                    for j in range(size):
+                        ps[j] += rs[j]
                 f = fprime[k]
                 for v in range(W):
                     pk[v] *= f
@@ -96,17 +108,22 @@ def run_block(inputs, targets, target_mask, lengths, w, row_ptr, col, src_unit, 
                     delta = fprime[i] * etil[i]
                     if delta == 0.0:
                         continue
-                    for c in range(row_ptr[i], row_ptr[i + 1]):
-                        g_step[c] += delta * row[col[c]]
+                    for s2 in range(seg_ptr[i], seg_ptr[i + 1]):
+                        c0, v0, size = seg_first[s2], seg_col[s2], seg_len[s2]
+                        gs = g_step[c0:c0 + size]
+                        rs = row[v0:v0 + size]
+                        for j in range(size):
+                            gs[j] += delta * rs[j]
+                    for u in range(unit_ptr[i], unit_ptr[i + 1]):
+                        c = unit_conn[u]
                         l = src_unit[c]
-                        if l >= 0:
-                            if delay[c] == 0:
-                                etil[l] += w[c] * delta
-                            else:
-                                pl = P[pp, slot[l]]
-                                dw = delta * w[c]
-                                for v in range(W):
-                                    g_step[v] += dw * pl[v]
+                        if delay[c] == 0:
+                            etil[l] += w[c] * delta
+                        else:
+                            pl = P[pp, slot[l]]
+                            dw = delta * w[c]
+                            for v in range(W):
+                                g_step[v] += dw * pl[v]
                 for s in range(n_car):
                     e = etil[carried[s]]
                     if e != 0.0:

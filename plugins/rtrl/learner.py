@@ -35,8 +35,8 @@ class RTRL(RecurrentLearner):
         self._carried = net.recurrent_units()
         self._slot = np.full(net.n_units, -1, np.int64)
         self._slot[self._carried] = np.arange(len(self._carried))
-        self._arrays = (net.row_ptr, net.col, net.src_unit, net.delay, net.outputs,
-                        self._slot, self._carried)
+        self._arrays = (*net.segments, *net.unit_links, net.src_unit, net.delay,
+                        net.outputs, self._slot, self._carried)
         self._no_steps = np.zeros((0, len(self.w)))
 
     def _run(self, block: SequenceBlock, mode: int, alpha: float,
