@@ -8,6 +8,7 @@ learner), so every learner at the same trial index sees exactly the same sequenc
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
@@ -178,6 +179,7 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
         if every:
             n = min(n, every - seen % every)
         block = run.training_block(n)
+        before = _snapshot(learner)
         t0 = time.perf_counter()
         outputs = learner.train(block)
         result.train_s += time.perf_counter() - t0
@@ -192,6 +194,11 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
         hit = criterion.observe(correct, error)
         if hit is not None:
             result.status, result.sequences_to_success = "solved", seen + int(hit) + 1
+            if before is not None and int(hit) + 1 < n:
+                # the learner trained past the success point; the final test must see the net
+                # as it was when the rule held, so replay the block up to that sequence
+                learner = before
+                learner.train(block.take(slice(0, int(hit) + 1)))
             seen += n
             break
         seen += n
@@ -206,6 +213,14 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
     result.metrics.update(getattr(criterion, "milestones", {}) or {})
     result.metrics.update(run.evaluate(learner.predict))
     result.curve = _downsample(curve)
+
+
+def _snapshot(learner):
+    """A copy of the learner to roll back to, or None when it cannot be copied."""
+    try:
+        return copy.deepcopy(learner)
+    except Exception:  # a learner holding uncopyable state keeps the old behaviour
+        return None
 
 
 def _outputs_finite(block, outputs: np.ndarray) -> bool:

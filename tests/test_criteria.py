@@ -160,3 +160,58 @@ def test_periodic_check_keeps_its_keyword_construction():
     rule = PeriodicCheck(name="x", test=lambda predict: predict() > 1, check_every=7)
     assert rule.check_every == 7 and rule.check(lambda: 2) and not rule.check(lambda: 0)
     assert "every 7" in rule.describe()
+
+
+def test_the_final_test_sees_the_net_as_it_was_when_a_history_rule_held():
+    """run_trial rolls the learner back to the success point inside a block."""
+    from types import SimpleNamespace
+
+    from seqbench.blocks import SequenceBlock
+    from seqbench.contracts import Learner, Task, TaskRun, TaskSpec
+    from seqbench.trial import TrialSpec, run_trial
+
+    class CountingLearner(Learner):
+        name = "counting"
+
+        def build(self, spec, rng):
+            self.trained = 0
+
+        n_weights = 1
+
+        def train(self, block):
+            self.trained += len(block)
+            return np.zeros((len(block), block.inputs.shape[1], 1))
+
+        def predict(self, block):
+            return np.zeros((len(block), block.inputs.shape[1], 1))
+
+    class Run(TaskRun):
+        def __init__(self):
+            self.criterion = FewerWrongInWindow(1, window=137)
+            self.learner = None
+
+        def training_block(self, n):
+            return SequenceBlock(np.zeros((n, 2, 1)), np.zeros((n, 2, 1)), np.ones((n, 2), bool),
+                                 np.full(n, 2))
+
+        def judge(self, block, outputs):
+            return np.ones(len(block), bool), np.zeros(len(block))
+
+        def evaluate(self, predict):
+            return {"trained_when_tested": predict.__self__.trained}
+
+    class OneTask(Task):
+        name = "one"
+
+        def spec(self):
+            return TaskSpec(1, 1)
+
+        def start(self, streams):
+            return Run()
+
+    registry = SimpleNamespace(task=lambda name: OneTask, learner=lambda name: CountingLearner)
+    result = run_trial(TrialSpec("one", "counting", {}, {}, seed=0, trial=0, budget=1000),
+                       registry)
+    assert result.status == "solved", result.error
+    assert result.sequences_to_success == 137 and result.sequences == 200  # blocks of 100
+    assert result.metrics["trained_when_tested"] == 137
