@@ -277,11 +277,18 @@ def run(task, learner, preset, learner_params, task_params, trials, seed, budget
 @cli.command()
 @click.argument("experiment")
 @click.option("--learners", default=None, help="Only these learners (comma-separated).")
+@click.option("--rows", default=None,
+              help="Only these table rows, by row id (the preset name after 'EXPERIMENT-', "
+                   "e.g. T100 for exp4-T100, q100-p100 for exp2c-q100-p100) or preset name.")
 @_common_run_options
-def reproduce(experiment, learners, trials, seed, budget, jobs, db, fmt, executor, scheduler,
-              quiet, dry_run) -> None:
+def reproduce(experiment, learners, rows, trials, seed, budget, jobs, db, fmt, executor,
+              scheduler, quiet, dry_run) -> None:
     """Run the paper's configurations of EXPERIMENT (exp1 ... exp6b, or all) and print
-    measured results beside the published ones."""
+    measured results beside the published ones.
+
+    Some rows cost hours (Table 7's T=1000, Table 3's q=1000); --rows and --learners pick
+    a part of an experiment, --dry-run shows what would run.
+    """
     from .errors import UnknownNameError
     from .runner import plan
 
@@ -295,6 +302,13 @@ def reproduce(experiment, learners, trials, seed, budget, jobs, db, fmt, executo
     chosen = [p for p in registry.presets.values()
               if p.experiment and (experiment == "all" or p.experiment == experiment)
               and (only is None or p.learner in only)]
+    if rows:
+        wanted = {r.strip() for r in rows.split(",") if r.strip()}
+        available = {_row_id(p) for p in chosen} | {p.name for p in chosen}
+        for r in sorted(wanted - available):
+            raise UnknownNameError("row", r, sorted({_row_id(p) for p in chosen}),
+                                   where=f"of {experiment}")
+        chosen = [p for p in chosen if _row_id(p) in wanted or p.name in wanted]
     chosen.sort(key=lambda p: (p.experiment, p.task, p.learner, p.name))
     configs = [
         c for p in chosen
@@ -302,6 +316,12 @@ def reproduce(experiment, learners, trials, seed, budget, jobs, db, fmt, executo
                       budget=budget)
     ]
     _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run)
+
+
+def _row_id(preset) -> str:
+    """A preset's row within its experiment: ``exp4-T100`` -> ``T100``."""
+    prefix = preset.experiment + "-"
+    return preset.name[len(prefix):] if preset.name.startswith(prefix) else preset.name
 
 
 # --------------------------------------------------------------------------------------------

@@ -121,3 +121,13 @@ def test_reproduce_can_be_limited_to_some_learners(tmp_path):
     lines = [l for l in out.stdout.splitlines() if l.startswith("reber")]
     assert len(lines) == 5 and all(" lstm97 " in l for l in lines)
     assert "150 trials planned" in out.stdout  # the paper's 30 trials per Table 1 row
+
+
+def test_reproduce_rows_pick_table_rows_exactly(tmp_path):
+    out = run_cli(["reproduce", "exp4", "--rows", "T100", "--trials", "3", "--dry-run",
+                   "--db", str(tmp_path / "r.db")])
+    assert out.returncode == 0
+    assert " exp4-T100 " in out.stdout and "exp4-T1000" not in out.stdout
+    assert "3 trials planned" in out.stdout
+    bad = run_cli(["reproduce", "exp4", "--rows", "T10", "--db", str(tmp_path / "r.db")])
+    assert bad.returncode == 2 and "Did you mean 'T100'" in bad.stderr
