@@ -177,6 +177,27 @@ class LSTM97(Learner):
         self._dwo[:] = 0.0
         return dwh, dwo
 
+    # -- the gradient protocol of seqbench.testing ----------------------------------------------
+    #: the rule follows the truncated gradient (error crosses time steps only through the CECs)
+    gradient_truncated = True
+
+    def get_weights(self) -> np.ndarray:
+        """A copy of the running network's weights, hidden then output, as one flat array."""
+        return np.concatenate([self.wh[self.layout.hidden_mask()],
+                               self.wo[self.layout.output_mask()]])
+
+    def set_weights(self, weights: np.ndarray) -> None:
+        """Set the running network's weights from a flat array in :meth:`get_weights` order."""
+        hidden, output = self.layout.hidden_mask(), self.layout.output_mask()
+        n_hidden = int(hidden.sum())
+        self.wh[hidden] = weights[:n_hidden]
+        self.wo[output] = weights[n_hidden:]
+
+    def loss_gradient(self, block: SequenceBlock) -> np.ndarray:
+        """dE/dw of E = ½Σ(target−y)² under the truncation, in :meth:`get_weights` order."""
+        dwh, dwo = self.gradient(block)
+        return -np.concatenate([dwh[self.layout.hidden_mask()], dwo[self.layout.output_mask()]])
+
     def is_finite(self) -> bool:
         return bool(np.isfinite(self.wh).all() and np.isfinite(self.wo).all())
 
