@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+from seqbench_learners.recurrent import reference as ref
+from seqbench_learners.recurrent.network import Network, random_network
 
 from seqbench.blocks import SequenceBlock
 from seqbench.contracts import TaskSpec
 from seqbench.params import resolve_params
 from seqbench.plugins import get_registry
 from seqbench.trial import TrialSpec, run_trial
-from seqbench_learners.recurrent import reference as ref
-from seqbench_learners.recurrent.network import Network, random_network
 
 
 def random_problem(seed: int, m: int = 3, n: int = 5, K: int = 2, T: int = 7, scale: float = 1.0):
@@ -69,5 +69,12 @@ def reber_trial(learner: str, preset: str, budget: int, **overrides):
     return run_trial(TrialSpec(p.task, learner, tp, lp, seed=1, trial=0, budget=budget), registry)
 
 
-__all__ = ["ref", "random_problem", "block_of", "make_learner", "finite_differences",
-           "assert_rel_close", "reber_trial"]
+__all__ = [
+    "assert_rel_close",
+    "block_of",
+    "finite_differences",
+    "make_learner",
+    "random_problem",
+    "reber_trial",
+    "ref",
+]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _recurrent_helpers import (
     assert_rel_close,
     block_of,
@@ -14,9 +13,10 @@ from _recurrent_helpers import (
     reber_trial,
     ref,
 )
+from seqbench_learners.bptt.learner import BPTT
+
 from seqbench.blocks import SequenceBlock
 from seqbench.errors import ParamError
-from seqbench_learners.bptt.learner import BPTT
 
 WINDOWS = [(0, 1), (1, 1), (3, 1), (4, 2), (3, 3), (20, 5)]  # (h, h'); h = 0: epochwise
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _recurrent_helpers import (
     assert_rel_close,
     block_of,
@@ -14,10 +13,11 @@ from _recurrent_helpers import (
     reber_trial,
     ref,
 )
-from seqbench.blocks import SequenceBlock
 from seqbench_learners.bptt.learner import BPTT
 from seqbench_learners.elman.learner import Elman
 from seqbench_learners.recurrent.network import elman
+
+from seqbench.blocks import SequenceBlock
 
 
 def _problem(seed, bias, m=3, nh=4, K=2, T=7):

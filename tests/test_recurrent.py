@@ -7,10 +7,10 @@ import sys
 
 import numpy as np
 import pytest
-
 from _recurrent_helpers import assert_rel_close, finite_differences, random_problem, ref
-from seqbench.errors import ParamError
 from seqbench_learners.recurrent.network import Network, elman, fully_recurrent, self_loop
+
+from seqbench.errors import ParamError
 
 
 @pytest.mark.parametrize("network,weights", [

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _recurrent_helpers import (
     assert_rel_close,
     block_of,
@@ -15,10 +14,11 @@ from _recurrent_helpers import (
     reber_trial,
     ref,
 )
-from seqbench.blocks import SequenceBlock
 from seqbench_learners.bptt.learner import BPTT
 from seqbench_learners.recurrent.network import fully_recurrent, self_loop
 from seqbench_learners.rtrl.learner import RTRL
+
+from seqbench.blocks import SequenceBlock
 
 
 def _problems():

@@ -88,9 +88,7 @@ def run_block(inputs, targets, target_mask, lengths, w, seg_ptr, seg_first, seg_
             if mode == FORWARD or window == 0:
                 continue
             if t - last >= update_every or t == L - 1:
-                t_from = t - window + 1
-                if t_from < 0:
-                    t_from = 0
+                t_from = max(t - window + 1, 0)
                 _backward(hist, fprime, err, w, seg_ptr, seg_first, seg_col, seg_len, col,
                           unit_ptr, unit_conn, m, n,
                           t, t_from, last + 1, adj, carry, g)

@@ -43,7 +43,6 @@ class BPTT(RecurrentLearner):
     def _run(self, block: SequenceBlock, mode: int, alpha: float) -> np.ndarray:
         from .kernel import run_block
 
-        net = self.network
         out = self._outputs(block)
         run_block(block.inputs, block.targets, block.target_mask, block.lengths, self.w,
                   *self._arrays, alpha, mode,

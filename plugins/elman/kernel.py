@@ -27,7 +27,7 @@ def run_block(inputs, targets, target_mask, lengths, w, n_hidden, bias, alpha, m
               context_init, mode, velocity, grad, outputs):
     """Run (and unless ``mode`` is −1 learn from) every sequence of the block in order; write
     each step's outputs, computed before that step's weight change, to ``outputs``."""
-    n_seq, T, m = inputs.shape
+    n_seq, _, m = inputs.shape
     K = outputs.shape[2]
     nh = n_hidden
     sh = m + nh + bias  # weights per hidden unit

@@ -81,11 +81,11 @@ class Network:
     @property
     def n_weights(self) -> int:
         """Number of trainable weights (biases included when present), as the paper counts."""
-        return int(len(self.dst))
+        return len(self.dst)
 
     @property
     def n_outputs(self) -> int:
-        return int(len(self.outputs))
+        return len(self.outputs)
 
     @property
     def width(self) -> int:
@@ -100,8 +100,7 @@ class Network:
     @property
     def col(self) -> np.ndarray:
         """Column of the source row each connection reads."""
-        m, n = self.n_inputs, self.n_units
-        return np.where(self.delay == 1, self.src + n + 1, self.src).astype(np.int64)
+        return np.where(self.delay == 1, self.src + self.n_units + 1, self.src).astype(np.int64)
 
     @property
     def src_unit(self) -> np.ndarray:

@@ -47,7 +47,7 @@ def run_block(inputs, targets, target_mask, lengths, w, seg_ptr, seg_first, seg_
               grad, step_grads, outputs):
     """Run (and unless ``mode`` is −1 learn from) every sequence of the block in order; write
     each step's outputs, computed before that step's weight change, to ``outputs``."""
-    n_seq, T, m = inputs.shape
+    n_seq, _, m = inputs.shape
     n = seg_ptr.shape[0] - 1
     K = outputs_units.shape[0]
     W = w.shape[0]
