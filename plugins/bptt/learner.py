@@ -30,6 +30,14 @@ class BPTT(RecurrentLearner):
                               "(must not exceed window)", "int", low=1, high=1_000_000),
     }
 
+    #: small, fast parameters for the conformance kit (seqbench.testing)
+    test_params = {"hidden": 4, "learning_rate": 0.5}
+
+    @property
+    def gradient_truncated(self) -> bool:
+        """BPTT(h; h') drops error older than its window; epochwise BPTT is exact."""
+        return bool(self.params["window"])
+
     def build(self, spec, rng: np.random.Generator) -> None:
         if self.params["window"] and self.params["update_every"] > self.params["window"]:
             raise ParamError(f"update_every ({self.params['update_every']}) must not exceed "

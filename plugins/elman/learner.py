@@ -31,6 +31,12 @@ class Elman(RecurrentLearner):
                               low=0.0, high=1.0),
     }
 
+    #: Elman's rule back-propagates within one step only
+    gradient_truncated = True
+    #: small, fast parameters for the conformance kit (seqbench.testing). The one-step rule never
+    #: trains the step that stores the kit's bit; only wide initial context weights carry it.
+    test_params = {"hidden": 8, "learning_rate": 1.0, "init_range": 1.0}
+
     def _architecture(self) -> str:
         return "elman"
 

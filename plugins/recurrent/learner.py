@@ -91,6 +91,25 @@ class RecurrentLearner(Learner):
     def predict(self, block: SequenceBlock) -> np.ndarray:
         return self._run(block, FORWARD, 0.0)
 
+    # -- the gradient protocol of seqbench.testing ---------------------------------------------
+    #: whether :meth:`loss_gradient` follows a truncated rule rather than the exact gradient
+    gradient_truncated = False
+
+    def get_weights(self) -> np.ndarray:
+        """A copy of the weights, one per connection, in connection order."""
+        return self.w.copy()
+
+    def set_weights(self, weights: np.ndarray) -> None:
+        """Replace the weights (copied) by ``weights`` in :meth:`get_weights` order."""
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != self.w.shape:
+            raise ValueError(f"expected {self.w.shape[0]} weights, got shape {weights.shape}")
+        self.w = weights.copy()
+
+    def loss_gradient(self, block: SequenceBlock) -> np.ndarray:
+        """∂E/∂w under the learner's rule, summed over the block, weights frozen."""
+        return self.gradient(block)
+
     def gradient(self, block: SequenceBlock) -> np.ndarray:
         """∂E/∂w of the learner's rule summed over the block, weights frozen (flat vector in
         connection order). Note the sign: lstm97's ``gradient`` returns the weight change per

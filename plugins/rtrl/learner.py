@@ -30,6 +30,14 @@ class RTRL(RecurrentLearner):
                                  "activation, into the next step", "bool"),
     }
 
+    #: small, fast parameters for the conformance kit (seqbench.testing)
+    test_params = {"hidden": 4, "learning_rate": 0.5}
+
+    @property
+    def gradient_truncated(self) -> bool:
+        """With teacher forcing the gradient is that of the forced graph, not of the free run."""
+        return bool(self.params["teacher_forcing"])
+
     def _prepare(self) -> None:
         net = self.network
         self._carried = net.recurrent_units()
