@@ -170,8 +170,14 @@ class FrozenTestABS(Criterion):
     """ABS(β) on a test set, with the learner frozen, tried once the training history looks solved.
 
     ``observe`` tracks how many training sequences in a row the task judged correct (from the
-    learner's on-line outputs); ``check`` runs ``test(predict)`` only when that run is at least
-    ``screen`` long. ``milestones`` reports how many frozen tests were run.
+    learner's on-line outputs); ``check`` runs ``test(predict) -> (passed, sequences evaluated)``
+    only when that run is at least ``screen`` long. After a failed test the run must also be as
+    long as the number of test sequences that test evaluated before failing: a net that fails
+    one test sequence in a few thousand passes short on-line runs all the time, and re-testing it
+    every ``check_every`` sequences cost several times the training (2c, q = p = 50). So the
+    frozen tests cost at most about as many forward passes as training sequences; the price is
+    that success may be noticed up to that many sequences late. ``milestones`` reports how many
+    frozen tests were run.
     """
 
     def __init__(self, name: str, test, screen: int, check_every: int):
@@ -180,6 +186,7 @@ class FrozenTestABS(Criterion):
         self.screen = int(screen)
         self.check_every = int(check_every)
         self.run_length = 0
+        self.required = self.screen
         self.milestones = {"frozen_tests": 0}
 
     def observe(self, correct: np.ndarray, error: np.ndarray) -> int | None:
@@ -191,10 +198,13 @@ class FrozenTestABS(Criterion):
         return None
 
     def check(self, predict) -> bool:
-        if self.run_length < self.screen:
+        if self.run_length < self.required:
             return False
         self.milestones["frozen_tests"] += 1
-        return bool(self.test(predict))
+        passed, evaluated = self.test(predict)
+        if not passed:
+            self.required = max(self.screen, int(evaluated))
+        return bool(passed)
 
     def describe(self) -> str:
         return f"{self.name} (checked every {self.check_every} sequences)"
@@ -222,7 +232,7 @@ class LagRun(TaskRun):
         self.max_block_sequences = int(max(1, min(100, BLOCK_BYTES // per_sequence)))
         self.criterion = FrozenTestABS(
             name=f"ABS({self.beta:g}) on {self.params['test_size']:,} test sequences",
-            test=self._frozen_test_passes,
+            test=self._frozen_test,
             screen=self.params["screen"],
             check_every=self.params["check_every"],
         )
@@ -279,8 +289,10 @@ class LagRun(TaskRun):
                 break
         return np.concatenate(errors)
 
-    def _frozen_test_passes(self, predict) -> bool:
-        return bool((self._test_errors(predict, stop_at_failure=True) < self.beta).all())
+    def _frozen_test(self, predict) -> tuple[bool, int]:
+        """Whether every test sequence passes ABS(β), and how many were evaluated."""
+        err = self._test_errors(predict, stop_at_failure=True)
+        return bool((err < self.beta).all()), len(err)
 
     def evaluate(self, predict) -> dict[str, float]:
         """``test_error``: fraction of the test draws failing ABS(β) with the final weights."""

@@ -205,14 +205,18 @@ def test_2c_judges_both_outputs_at_the_end_at_0_2():
 
 
 def test_frozen_test_runs_only_after_a_screen_of_correct_sequences():
+    results = [(False, 8), (True, 10)]
     calls = []
-    crit = FrozenTestABS("t", test=lambda predict: calls.append(1) or True, screen=5,
-                         check_every=10)
+    crit = FrozenTestABS("t", test=lambda predict: calls.append(1) or results[len(calls) - 1],
+                         screen=5, check_every=10)
     assert crit.observe(np.array([1, 1, 1, 0, 1, 1], bool), np.zeros(6)) is None
     assert crit.run_length == 2 and not crit.check(None) and not calls
     crit.observe(np.ones(3, bool), np.zeros(3))
-    assert crit.run_length == 5 and crit.check(None) and calls == [1]
-    assert crit.milestones["frozen_tests"] == 1
+    assert crit.run_length == 5 and not crit.check(None) and calls == [1]  # test failed at 8
+    crit.observe(np.ones(2, bool), np.zeros(2))
+    assert not crit.check(None) and calls == [1]  # run 7 < the 8 the failed test evaluated
+    crit.observe(np.ones(1, bool), np.zeros(1))
+    assert crit.check(None) and calls == [1, 1] and crit.milestones["frozen_tests"] == 2
     crit.observe(np.array([1, 0], bool), np.zeros(2))
     assert crit.run_length == 0
 
@@ -220,7 +224,7 @@ def test_frozen_test_runs_only_after_a_screen_of_correct_sequences():
 def test_frozen_test_and_evaluate_on_a_hand_made_predictor():
     run = make(Lag2c, q=5, p=4, test_size=40, screen=0).start(streams())
     perfect = lambda block: block.targets.copy()  # noqa: E731
-    assert run.criterion.check(perfect)
+    assert run.criterion.test(perfect) == (True, 40)
     assert run.evaluate(perfect)["test_error"] == 0.0
     # wrong on exactly the test sequences whose second symbol is y
     ys = run.test_symbols[:, 1] == 4 + 3
@@ -230,7 +234,7 @@ def test_frozen_test_and_evaluate_on_a_hand_made_predictor():
         out[block.inputs[:, 1, 4 + 3] == 1] = 0.5
         return out
 
-    assert not run.criterion.check(wrong_on_y)
+    assert run.criterion.test(wrong_on_y)[0] is False
     assert run.evaluate(wrong_on_y)["test_error"] == pytest.approx(ys.mean())
 
 
