@@ -171,8 +171,9 @@ class FrozenTestABS(Criterion):
 
     ``observe`` tracks how many training sequences in a row the task judged correct (from the
     learner's on-line outputs); ``check`` runs ``test(predict) -> (passed, sequences evaluated)``
-    only when that run is at least ``screen`` long. After a failed test the run must also be as
-    long as the number of test sequences that test evaluated before failing: a net that fails
+    only when that run is at least ``screen`` long. After a failed test the required run doubles
+    and is at least the number of test sequences that test evaluated before failing (at most
+    ``cap``, the test-set size): a net that fails
     one test sequence in a few thousand passes short on-line runs all the time, and re-testing it
     every ``check_every`` sequences cost several times the training (2c, q = p = 50). So the
     frozen tests cost at most about as many forward passes as training sequences; the price is
@@ -180,8 +181,9 @@ class FrozenTestABS(Criterion):
     frozen tests were run.
     """
 
-    def __init__(self, name: str, test, screen: int, check_every: int):
+    def __init__(self, name: str, test, screen: int, check_every: int, cap: int = 10_000):
         self.name = name
+        self.cap = max(int(screen), int(cap))
         self.test = test
         self.screen = int(screen)
         self.check_every = int(check_every)
@@ -202,8 +204,8 @@ class FrozenTestABS(Criterion):
             return False
         self.milestones["frozen_tests"] += 1
         passed, evaluated = self.test(predict)
-        if not passed:
-            self.required = max(self.screen, int(evaluated))
+        if not passed:  # back off: double, at least what the failed test got, at most `cap`
+            self.required = min(max(self.screen, int(evaluated), 2 * self.required), self.cap)
         return bool(passed)
 
     def describe(self) -> str:
@@ -235,6 +237,7 @@ class LagRun(TaskRun):
             test=self._frozen_test,
             screen=self.params["screen"],
             check_every=self.params["check_every"],
+            cap=len(self.test_lengths),  # 2a: its two sequences, so no back-off worth having
         )
 
     # subclass interface

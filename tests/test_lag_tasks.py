@@ -213,8 +213,8 @@ def test_frozen_test_runs_only_after_a_screen_of_correct_sequences():
     assert crit.run_length == 2 and not crit.check(None) and not calls
     crit.observe(np.ones(3, bool), np.zeros(3))
     assert crit.run_length == 5 and not crit.check(None) and calls == [1]  # test failed at 8
-    crit.observe(np.ones(2, bool), np.zeros(2))
-    assert not crit.check(None) and calls == [1]  # run 7 < the 8 the failed test evaluated
+    crit.observe(np.ones(4, bool), np.zeros(4))
+    assert not crit.check(None) and calls == [1]  # run 9 < 2 x 5 (and >= the 8 it evaluated)
     crit.observe(np.ones(1, bool), np.zeros(1))
     assert crit.check(None) and calls == [1, 1] and crit.milestones["frozen_tests"] == 2
     crit.observe(np.array([1, 0], bool), np.zeros(2))
