@@ -74,7 +74,11 @@ class TaskRun:
     max_block_sequences: int | None = None
 
     def training_block(self, n: int) -> SequenceBlock:
-        """The next ``n`` training sequences, in presentation order."""
+        """The next ``n`` training sequences, in presentation order.
+
+        The block is valid until the next call: a task may refill the same buffers each time
+        (the wide one-hot blocks of Exp. 2c cost half as much that way). Copy what you keep.
+        """
         raise NotImplementedError
 
     def judge(self, block: SequenceBlock, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
