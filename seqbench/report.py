@@ -22,6 +22,15 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(statistics.fmean(values)) if values else None
 
 
+def _paper_test_error(extra) -> float | None:
+    """The published final-test error as a fraction of test sequences, where a table gives one."""
+    if extra.get("fraction_misclassified") is not None:
+        return float(extra["fraction_misclassified"])
+    if extra.get("wrong_of_2560") is not None:
+        return float(extra["wrong_of_2560"]) / 2560
+    return None
+
+
 def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Aggregate the trials of one configuration into one report row (the JSON row shape)."""
     solved = [r for r in trial_rows if r["status"] == "solved"]
@@ -36,6 +45,7 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
             "trials": config.paper.trials,
             "note": config.paper.note,
             **dict(config.paper.extra),
+            "test_error": _paper_test_error(config.paper.extra),
         }
     metric_names = sorted({k for r in trial_rows for k in (r.get("metrics") or {})})
     return {
@@ -85,7 +95,8 @@ def _pct(v: float | None) -> str:
 def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the human table."""
     header = ["learner", "preset", "W", "trials", "solved", "success", "seq mean", "median",
-              "min", "max", "test err", "s/trial", "ns/step", "paper success", "paper seq"]
+              "min", "max", "test err", "s/trial", "ns/step", "paper success", "paper seq",
+              "paper test err"]
     cells = []
     for r in rows:
         s = r["sequences_to_success"] or {}
@@ -99,6 +110,7 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
             _fmt(r["wall_s_per_trial"], 1), _fmt(r["ns_per_step"]),
             _pct(p.get("success_rate")) if p else "-",
             _fmt(p.get("sequences_to_success")) if p else "-",
+            "-" if p.get("test_error") is None else f"{p['test_error']:.4f}",
         ])
     return header, cells
 
