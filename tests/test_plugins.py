@@ -88,9 +88,11 @@ def test_unknown_names_give_the_valid_choices():
     assert registry.learner_name("lstm") == "lstm97"
 
 
-def test_listing_does_not_import_numba():
+@pytest.mark.parametrize("argv", [["--help"], ["plugins"], ["plugins", "--json"],
+                                  ["list", "learners"], ["list", "tasks"], ["list", "presets"]])
+def test_listing_does_not_import_numba(argv):
     code = ("import sys; from seqbench.cli import main\n"
-            "try:\n    main(['list', 'learners'])\nexcept SystemExit: pass\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit: pass\n"
             "print('NUMBA', 'numba' in sys.modules)")
     import subprocess
     import sys
