@@ -369,3 +369,23 @@ def test_trial_honours_the_task_block_cap(monkeypatch):
     lp = resolve_params(LSTM97.params, {"blocks": 1, "block_size": 1}, "lstm97")
     res = run_trial(TrialSpec("lag-2c", "lstm97", tp, lp, seed=0, trial=0, budget=30), reg)
     assert res.error is None and max(asked) == 7 and sum(asked) == res.sequences == 30
+
+
+def test_frozen_test_trying_suspects_first_never_skips_a_sequence():
+    """The frozen test reorders sequences (last failures first). Failing exactly one test
+    sequence at a time, in a random order, every one of them must be found."""
+    run = make(Lag2c, q=6, p=5, test_size=120, screen=0).start(streams(4))
+    sequences = [run.test_symbols[i, : run.test_lengths[i]] for i in range(len(run.test_lengths))]
+    for j in np.random.default_rng(0).permutation(len(sequences)):
+        def predict(block, bad=sequences[j]):
+            out = block.targets.copy()
+            symbols = block.inputs.argmax(axis=2)
+            for i in range(len(block)):
+                n = block.lengths[i]
+                if n == len(bad) - 1 and np.array_equal(symbols[i, :n], bad[:n]):
+                    out[i] = 0.5
+            return out
+
+        assert run._frozen_test(predict)[0] is False, j
+    perfect = lambda block: block.targets.copy()  # noqa: E731
+    assert run._frozen_test(perfect) == (True, 120)
