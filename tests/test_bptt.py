@@ -15,7 +15,6 @@ from _recurrent_helpers import (
 )
 from seqbench_learners.bptt.learner import BPTT
 
-from seqbench.blocks import SequenceBlock
 from seqbench.errors import ParamError
 
 WINDOWS = [(0, 1), (1, 1), (3, 1), (4, 2), (3, 3), (20, 5)]  # (h, h'); h = 0: epochwise
@@ -73,21 +72,6 @@ def test_zero_learning_rate_leaves_forward_pass_unchanged():
         block = block_of(x, d, mask)
         np.testing.assert_array_equal(learner.train(block), learner.predict(block))
         np.testing.assert_array_equal(learner.w, w)
-
-
-def test_state_is_reset_between_sequences():
-    """A block of sequences trains exactly as the same sequences one block each."""
-    net, w, _, _, _ = random_problem(5)
-    rng = np.random.default_rng(0)
-    block = SequenceBlock(rng.normal(size=(3, 6, 3)), rng.uniform(size=(3, 6, 2)),
-                         np.ones((3, 6), bool), np.array([6, 4, 5]))
-    together = make_learner(BPTT, net, w, learning_rate=0.5)
-    out = together.train(block)
-    apart = make_learner(BPTT, net, w, learning_rate=0.5)
-    for i in range(3):
-        one = apart.train(block.take(np.array([i])))
-        np.testing.assert_allclose(out[i, : block.lengths[i]], one[0], rtol=0, atol=1e-14)
-    np.testing.assert_allclose(together.w, apart.w, rtol=0, atol=1e-14)
 
 
 def test_update_every_may_not_exceed_window():

@@ -76,3 +76,26 @@ def test_listing_plugins_does_not_import_numba():
             "assert {'bptt', 'rtrl', 'elman'} <= set(r.learners), r.learners; "
             "assert 'numba' not in sys.modules, 'numba imported while listing plugins'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("learner", ["bptt", "rtrl"])
+def test_state_is_reset_between_sequences(learner):
+    """A block of sequences trains exactly as the same sequences one block each."""
+    from _recurrent_helpers import make_learner
+    from seqbench_learners.bptt.learner import BPTT
+    from seqbench_learners.rtrl.learner import RTRL
+
+    from seqbench.blocks import SequenceBlock
+
+    cls = {"bptt": BPTT, "rtrl": RTRL}[learner]
+    net, w, _, _, _ = random_problem(5)
+    rng = np.random.default_rng(0)
+    block = SequenceBlock(rng.normal(size=(3, 6, 3)), rng.uniform(size=(3, 6, 2)),
+                          np.ones((3, 6), bool), np.array([6, 4, 5]))
+    together = make_learner(cls, net, w, learning_rate=0.5)
+    out = together.train(block)
+    apart = make_learner(cls, net, w, learning_rate=0.5)
+    for i in range(3):
+        one = apart.train(block.take(np.array([i])))
+        np.testing.assert_allclose(out[i, : block.lengths[i]], one[0], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(together.w, apart.w, rtol=0, atol=1e-14)

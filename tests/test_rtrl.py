@@ -18,7 +18,6 @@ from seqbench_learners.bptt.learner import BPTT
 from seqbench_learners.recurrent.network import fully_recurrent, self_loop
 from seqbench_learners.rtrl.learner import RTRL
 
-from seqbench.blocks import SequenceBlock
 
 
 def _problems():
@@ -86,20 +85,6 @@ def test_zero_learning_rate_leaves_forward_pass_unchanged():
         block = block_of(x, d, mask)
         np.testing.assert_array_equal(learner.train(block), learner.predict(block))
         np.testing.assert_array_equal(learner.w, w)
-
-
-def test_state_is_reset_between_sequences():
-    net, w, _, _, _ = PROBLEMS[0]
-    rng = np.random.default_rng(1)
-    block = SequenceBlock(rng.normal(size=(3, 7, 3)), rng.uniform(size=(3, 7, 2)),
-                         np.ones((3, 7), bool), np.array([7, 3, 5]))
-    together = make_learner(RTRL, net, w, learning_rate=0.5)
-    out = together.train(block)
-    apart = make_learner(RTRL, net, w, learning_rate=0.5)
-    for i in range(3):
-        one = apart.train(block.take(np.array([i])))
-        np.testing.assert_allclose(out[i, : block.lengths[i]], one[0], rtol=0, atol=1e-14)
-    np.testing.assert_allclose(together.w, apart.w, rtol=0, atol=1e-14)
 
 
 def test_exp2a_p100_net_carries_one_sensitivity_vector():
