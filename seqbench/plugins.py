@@ -81,6 +81,8 @@ class Registry:
         self.presets: dict[tuple[str, str], Preset] = {}
         self.plugins: list[PluginRecord] = []
         self.owner: dict[tuple[str, str], str] = {}  # (kind, name) -> plugin name
+        #: the pluggy manager the plugins were registered with (for hooks called later)
+        self.plugin_manager: pluggy.PluginManager | None = None
 
     # -- lookups -------------------------------------------------------------------------------
     def task(self, name: str) -> type[Task]:
@@ -268,7 +270,7 @@ def load_registry(extra_plugins: tuple[ModuleType | object, ...] = ()) -> Regist
         _call_hooks(pm, registry, record, plugin)
 
     registry.check_presets()
-    registry.plugin_manager = pm  # type: ignore[attr-defined]
+    registry.plugin_manager = pm
     return registry
 
 
