@@ -203,6 +203,17 @@ def _env_list(var: str) -> set[str] | None:
     return {p.strip() for p in raw.split(",") if p.strip()}
 
 
+def _distribution_name(ep) -> str | None:
+    dist = getattr(ep, "dist", None)
+    return dist.metadata["Name"] if dist is not None else None
+
+
+def _load_order(ep) -> tuple[bool, str]:
+    """Built-ins first, then third-party plugins by name: on a name clash the built-in keeps its
+    name and the newcomer is the one reported, whatever the plugins are called."""
+    return ((_distribution_name(ep) or "").lower() != HOST_DISTRIBUTION, ep.name)
+
+
 def _new_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager("seqbench")
     pm.add_hookspecs(hookspecs)
@@ -223,12 +234,12 @@ def load_registry(extra_plugins: tuple[ModuleType | object, ...] = ()) -> Regist
 
     loaded: list[tuple[PluginRecord, object]] = []
     seen: set[str] = set()
-    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_load_order):
         if ep.name in seen:  # the same distribution seen twice on sys.path
             continue
         seen.add(ep.name)
         dist = getattr(ep, "dist", None)
-        dist_name = dist.metadata["Name"] if dist is not None else None
+        dist_name = _distribution_name(ep)
         builtin = (dist_name or "").lower() == HOST_DISTRIBUTION
         record = PluginRecord(
             name=ep.name,

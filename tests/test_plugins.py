@@ -100,3 +100,36 @@ def test_listing_does_not_import_numba(argv):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "NUMBA False" in out.stdout
+
+
+RAISING_HOOK = """
+from seqbench.hookspecs import hookimpl
+
+@hookimpl
+def seqbench_register_learners(register):
+    raise ValueError("hook blew up")
+"""
+
+DUPLICATE_LEARNER = """
+from seqbench.contracts import Learner
+from seqbench.hookspecs import hookimpl
+
+class Impostor(Learner):
+    name = "lstm97"
+
+@hookimpl
+def seqbench_register_learners(register):
+    register(Impostor)
+"""
+
+
+def test_raising_hook_and_duplicate_name_through_entry_points(plugin_dist):
+    env = plugin_dist("faulty", {"raiser": RAISING_HOOK, "impostor": DUPLICATE_LEARNER})
+    plugins = plugins_json(env)
+    assert plugins["raiser"]["status"] == "failed" and "hook blew up" in plugins["raiser"]["error"]
+    assert "already registered by plugin 'lstm97'" in plugins["impostor"]["error"]
+    assert plugins["lstm97"]["learners"] == ["lstm97"] and plugins["lstm97"]["error"] is None
+    listed = run_cli(["list", "learners", "--json"], env)
+    lstm = next(x for x in json.loads(listed.stdout) if x["name"] == "lstm97")
+    assert lstm["summary"].startswith("1997 LSTM")  # the built-in, not the impostor
+    assert len([l for l in listed.stderr.splitlines() if l.startswith("seqbench: plugin")]) == 2
