@@ -453,19 +453,13 @@ class Lag2a(Task):
         return Lag2aRun(self, streams)
 
 
-class Lag2b(Task):
+class Lag2b(Lag2a):
     """Task 2b: as 2a with random middle symbols, judged at the final step (PAPER.md §2.4)."""
 
     name = "lag-2b"
     summary = "random-middle next-symbol prediction, lag p, ABS(0.25) at the end (Exp. 2b)"
     paper_section = "PAPER.md §2.4 (Task 2b), §2.9, §2.11"
-    default_budget = 5_000_000
-    default_trials = 18
     params = dict(Lag2a.params, screen=_screen(100))
-
-    def spec(self) -> TaskSpec:
-        k = self.params["p"] + 1
-        return TaskSpec(n_inputs=k, n_outputs=k, targets="every_step")
 
     def start(self, streams: TaskStreams) -> Lag2bRun:
         return Lag2bRun(self, streams)
