@@ -1,5 +1,7 @@
 """The LSTM97 numba kernel against its readable NumPy reference and against finite differences."""
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -19,13 +21,26 @@ ARCHITECTURES = [
     (2, 1, False, "F", "all", "logistic", "identity"),
 ]
 MODES = {"step": 0, "sequence": 1, "accumulate": 2}
+#: the kernel reads only the non-zero inputs of each step, so inputs with exact zeros (one-hot
+#: symbols, or real values with gaps, including all-zero steps) are checked besides dense ones
+INPUT_KINDS = ("dense", "sparse", "one-hot")
 
 
-def _random_problem(rng, arch, n_in=3, n_out=2, T=7):
+def _inputs(rng, kind, T, n_in):
+    if kind == "one-hot":
+        return np.eye(n_in)[rng.integers(n_in, size=T)]
+    x = rng.normal(size=(T, n_in))
+    if kind == "sparse":
+        x[rng.uniform(size=x.shape) < 0.6] = 0.0
+        x[0] = 0.0
+    return x
+
+
+def _random_problem(rng, arch, n_in=3, n_out=2, T=7, inputs="dense"):
     C, S, og, conn, bias, g, h = arch
     layout = build_layout(n_in, n_out, C, S, og, conn, bias)
     wh, wo = initial_weights(layout, rng, 0.8, None, (), ())
-    x = rng.normal(size=(T, n_in))
+    x = _inputs(rng, inputs, T, n_in)
     target = rng.uniform(size=(T, n_out))
     has_target = rng.uniform(size=T) < 0.6
     has_target[-1] = True
@@ -43,12 +58,13 @@ def _kernel(layout, wh, wo, x, target, has_target, g, h, alpha, mode):
     return out[0], wh, wo, dwh, dwo
 
 
+@pytest.mark.parametrize("inputs", INPUT_KINDS)
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 @pytest.mark.parametrize("mode", list(MODES))
-def test_kernel_equals_reference(arch, mode):
-    rng = np.random.default_rng(hash((arch, mode)) % 2**32)
+def test_kernel_equals_reference(arch, mode, inputs):
+    rng = np.random.default_rng(zlib.crc32(repr((arch, mode, inputs)).encode()))
     for _ in range(3):
-        layout, wh, wo, x, target, has_target = _random_problem(rng, arch)
+        layout, wh, wo, x, target, has_target = _random_problem(rng, arch, inputs=inputs)
         g, h = arch[5], arch[6]
         out_r, wh_r, wo_r, dwh_r, dwo_r, _ = ref.run_sequence(
             layout, wh, wo, x, target, has_target, g, h, alpha=0.7, mode=mode)
