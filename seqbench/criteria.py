@@ -22,6 +22,9 @@ class Criterion:
     name: str = "criterion"
     #: run :meth:`check` every this many training sequences (0: never)
     check_every: int = 0
+    #: whether :meth:`observe` can report success inside a block; the trial loop keeps a copy of
+    #: the learner before each block only when it can (to roll back to the success point)
+    observe_can_succeed: bool = True
 
     def observe(self, correct: np.ndarray, error: np.ndarray) -> int | None:
         """Consume one block's history; return the in-block index where the rule first holds."""
@@ -37,6 +40,8 @@ class Criterion:
 
 class PeriodicCheck(Criterion):
     """Solved when ``test(predict)`` is true; evaluated every ``check_every`` sequences."""
+
+    observe_can_succeed = False
 
     def __init__(self, name: str, test: Callable[[Predict], bool], check_every: int = 100):
         self.name = name

@@ -215,3 +215,61 @@ def test_the_final_test_sees_the_net_as_it_was_when_a_history_rule_held():
     assert result.status == "solved", result.error
     assert result.sequences_to_success == 137 and result.sequences == 200  # blocks of 100
     assert result.metrics["trained_when_tested"] == 137
+
+
+@pytest.mark.parametrize("rule, copies", [
+    (PeriodicCheck(name="never", test=lambda predict: False, check_every=50), 0),
+    (FewerWrongInWindow(0, window=10_000), 2),  # one copy per block of 100
+])
+def test_the_learner_is_copied_before_a_block_only_when_observe_can_succeed(rule, copies):
+    """A criterion that only succeeds in frozen checks needs no rollback copy per block."""
+    from types import SimpleNamespace
+
+    from seqbench.blocks import SequenceBlock
+    from seqbench.contracts import Learner, Task, TaskRun, TaskSpec
+    from seqbench.trial import TrialSpec, run_trial
+
+    made = []
+
+    class CopiedLearner(Learner):
+        name = "copied"
+        n_weights = 1
+
+        def build(self, spec, rng):
+            pass
+
+        def __deepcopy__(self, memo):
+            made.append(1)
+            return CopiedLearner()
+
+        def train(self, block):
+            return np.zeros((len(block), block.inputs.shape[1], 1))
+
+        predict = train
+
+    class Run(TaskRun):
+        criterion = rule
+
+        def training_block(self, n):
+            return SequenceBlock(np.zeros((n, 2, 1)), np.zeros((n, 2, 1)), np.ones((n, 2), bool),
+                                 np.full(n, 2))
+
+        def judge(self, block, outputs):
+            return np.zeros(len(block), bool), np.ones(len(block))
+
+        def evaluate(self, predict):
+            return {}
+
+    class OneTask(Task):
+        name = "one"
+
+        def spec(self):
+            return TaskSpec(1, 1)
+
+        def start(self, streams):
+            return Run()
+
+    registry = SimpleNamespace(task=lambda name: OneTask, learner=lambda name: CopiedLearner)
+    result = run_trial(TrialSpec("one", "copied", {}, {}, seed=0, trial=0, budget=200), registry)
+    assert result.status == "budget_exhausted", result.error
+    assert len(made) == copies
