@@ -72,6 +72,12 @@ class TaskRun:
     #: harness's own block size); a task whose sequences are long and wide sets it to bound the
     #: memory of a block's dense arrays
     max_block_sequences: int | None = None
+    #: set by the harness before training to the learner's :attr:`Learner.carries_state`. When
+    #: True, ``predict`` runs each block as one stream from the learner's training state, so a
+    #: test that means "N successive sequences" must hand them to one ``predict`` call, in
+    #: order, instead of relying on per-sequence resets (lag-2a does; a run may make this a
+    #: property to adapt its criterion)
+    learner_carries_state: bool = False
 
     def training_block(self, n: int) -> SequenceBlock:
         """The next ``n`` training sequences, in presentation order.
@@ -142,6 +148,13 @@ class Learner:
     aliases: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
     params: ClassVar[Mapping[str, Param]] = {}
+    #: False (the rule): network state is reset at the start of every sequence. True: state
+    #: carries over from one sequence to the next and from one :meth:`train` call to the next
+    #: (the paper's "no activation resets"); :meth:`predict` then runs its block as one
+    #: continuous stream from a copy of the current training state. A learner may make this a
+    #: property of its parameters; the harness passes it on to the task
+    #: (:attr:`TaskRun.learner_carries_state`).
+    carries_state: bool = False
 
     def __init__(self, **params: Any):
         self.params = dict(params)
@@ -158,12 +171,14 @@ class Learner:
 
         The returned array has shape ``(len(block), padded length, n_outputs)``; output ``[i, t]``
         is the network's output at step ``t`` of sequence ``i``, before the weight change that
-        step's error causes. Network state is reset at the start of every sequence.
+        step's error causes. Network state is reset at the start of every sequence (unless
+        :attr:`carries_state`).
         """
         raise NotImplementedError
 
     def predict(self, block: SequenceBlock) -> np.ndarray:
-        """Outputs of the frozen network on ``block`` (same shape as :meth:`train`'s)."""
+        """Outputs of the frozen network on ``block`` (same shape as :meth:`train`'s); changes
+        nothing (a learner that :attr:`carries_state` starts from a copy of its state)."""
         raise NotImplementedError
 
     @property

@@ -162,6 +162,8 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
     )
     run = task.start(streams)
     learner.build(task.spec(), stream(spec.seed, "init", spec.trial))
+    # a learner without resets must be judged on successive sequences in one predict call
+    run.learner_carries_state = bool(getattr(learner, "carries_state", False))
     result.n_weights = int(learner.n_weights)
     t0 = time.perf_counter()
     learner.compile()

@@ -169,10 +169,19 @@ def check_learner_determinism(case: LearnerCase) -> None:
 
 def check_learner_resets_state(case: LearnerCase) -> None:
     """Network state is reset at every sequence start: predicting a block gives each sequence
-    the outputs it gets alone."""
+    the outputs it gets alone. A learner that declares ``carries_state`` promises the opposite,
+    and is checked for it: a block is one continuous stream, so predicting it gives the outputs
+    of its steps joined into one sequence."""
     learner = case.built()
     learner.compile()
     block = case.block(4)
+    if getattr(learner, "carries_state", False):
+        joined = _joined(block)
+        together, alone = learner.predict(block)[valid_steps(block)], learner.predict(joined)[0]
+        assert np.allclose(together, alone, rtol=1e-9, atol=1e-12), (
+            "the learner declares carries_state, but predicting a block differs from predicting "
+            f"its steps as one sequence (by up to {np.max(np.abs(together - alone)):.3g})")
+        return
     together = learner.predict(block)
     for i in range(len(block)):
         alone_block = block.take(np.array([i]))
@@ -181,6 +190,13 @@ def check_learner_resets_state(case: LearnerCase) -> None:
         assert np.allclose(together[i, :t], alone[0, :t], rtol=1e-9, atol=1e-12), (
             f"sequence {i} gives other outputs after sequences 0..{i - 1} than alone (by up to "
             f"{np.max(np.abs(together[i, :t] - alone[0, :t])):.3g}): state leaks between sequences")
+
+
+def _joined(block: SequenceBlock) -> SequenceBlock:
+    """The block's real steps, in order, as one sequence."""
+    steps = valid_steps(block)
+    return SequenceBlock(block.inputs[steps][None], block.targets[steps][None],
+                         block.target_mask[steps][None], np.array([block.n_steps]))
 
 
 def check_learner_block_split(case: LearnerCase) -> None:
