@@ -151,7 +151,8 @@ def bptt_train(net: Network, w, x, d, mask, alpha, window=0, update_every=1, app
     return a[:, net.outputs], w, g_sum
 
 
-def rtrl_train(net: Network, w, x, d, mask, alpha, update="step", teacher_forcing=False):
+def rtrl_train(net: Network, w, x, d, mask, alpha, update="step", teacher_forcing=False,
+               state=None):
     """RTRL with sensitivities of **every** unit (the textbook recursion, LEARNERS.md §2.1):
 
         p^k_w(t) = f'_k(t) [Σ_{l∈Z_k} w_kl p^l_w(t) + Σ_{l∈R_k} w_kl p^l_w(t−1) + [k = i] ã_j]
@@ -160,12 +161,17 @@ def rtrl_train(net: Network, w, x, d, mask, alpha, update="step", teacher_forcin
     ``update``: ``step`` (change weights after every step), ``sequence`` (sum, apply at the
     end) or ``accumulate`` (weights frozen). Returns ``(outputs, w, summed gradient, per-step
     gradients (T, W))``.
+
+    ``state``: None starts from a(0) = 0 and p(0) = 0 (a reset). Otherwise a dict with ``"a"``
+    (n,), the a(t−1) the first step reads, and ``"p"`` (n, W), every unit's p(t−1); the run
+    starts from it and leaves its end state there (no reset: ``reset=never`` of the rtrl
+    learner is this function called on successive sequences with one ``state``).
     """
     w = w.copy()
     T, n, W = len(x), net.n_units, len(w)
     m = net.n_inputs
-    p_prev = np.zeros((n, W))
-    a_prev = np.zeros(n)
+    p_prev = np.zeros((n, W)) if state is None else state["p"].copy()
+    a_prev = np.zeros(n) if state is None else state["a"].copy()
     outs = np.zeros((T, net.n_outputs))
     g_sum = np.zeros(W)
     steps = np.zeros((T, W))
@@ -200,4 +206,6 @@ def rtrl_train(net: Network, w, x, d, mask, alpha, update="step", teacher_forcin
         p_prev = p
     if update == "sequence":
         w -= alpha * g_sum
+    if state is not None:
+        state["a"], state["p"] = a_prev, p_prev
     return outs, w, g_sum, steps

@@ -23,6 +23,13 @@ RTRL = epochwise BPTT). ``teacher_forcing``: an output unit with a target feeds 
 the next step and its sensitivities are zeroed; the error uses the unforced output (§2.3).
 ``mode``: 0 trains, 2 only sums gradients into ``grad`` (and, when ``step_grads`` has rows,
 records each step's gradient of the block's first sequence there), −1 runs forward.
+
+``carry`` False resets the activations and the sensitivities to zero at every sequence start
+(LEARNERS.md §0.3). ``carry`` True resets nothing: the block is one continuous stream that starts
+from the state in ``a_state`` (n,: the units' activations a(t−1), as the next step's delay-1
+links read them) and ``p_state`` (carried units × W: their sensitivities p(t−1)), and the state
+after the block's last step is written back into them (the sensitivities only when ``mode`` is
+not −1). The caller owns these arrays: it passes copies when the run must leave its state alone.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from ..recurrent.steps import (
 def run_block(inputs, targets, target_mask, lengths, w, seg_ptr, seg_first, seg_col, seg_len,
               unit_ptr, unit_conn, src_unit, delay,
               outputs_units, slot, carried, alpha, mode, online, teacher_forcing,
-              grad, step_grads, outputs):
+              grad, step_grads, outputs, carry, a_state, p_state):
     """Run (and unless ``mode`` is −1 learn from) every sequence of the block in order; write
     each step's outputs, computed before that step's weight change, to ``outputs``."""
     n_seq, _, m = inputs.shape
@@ -60,14 +67,23 @@ def run_block(inputs, targets, target_mask, lengths, w, seg_ptr, seg_first, seg_
     g_seq = np.zeros(W)
     learn = mode != FORWARD
 
-    for q in range(n_seq):
-        pc, pp = 0, 1
+    pc, pp = 0, 1
+    if carry:  # continue from the caller's state: load_row reads a(t−1) from row[m:m+n]
+        for j in range(n):
+            row[m + j] = a_state[j]
         if learn:
             for s in range(n_car):
                 for v in range(W):
-                    P[pp, s, v] = 0.0
+                    P[pp, s, v] = p_state[s, v]
+    for q in range(n_seq):
+        if not carry:
+            pc, pp = 0, 1
+            if learn:
+                for s in range(n_car):
+                    for v in range(W):
+                        P[pp, s, v] = 0.0
         for t in range(lengths[q]):
-            load_row(row, inputs[q, t], row, m, n, t == 0)
+            load_row(row, inputs[q, t], row, m, n, t == 0 and not carry)
             forward_units(row, fprime, w, seg_ptr, seg_first, seg_col, seg_len, m, n)
             for k in range(K):
                 outputs[q, t, k] = row[m + outputs_units[k]]
@@ -155,3 +171,10 @@ def run_block(inputs, targets, target_mask, lengths, w, seg_ptr, seg_first, seg_
             for v in range(W):
                 w[v] -= alpha * g_seq[v]
                 g_seq[v] = 0.0
+    if carry:  # hand the state after the last step back (pp holds the last step's p)
+        for j in range(n):
+            a_state[j] = row[m + j]
+        if learn:
+            for s in range(n_car):
+                for v in range(W):
+                    p_state[s, v] = P[pp, s, v]
