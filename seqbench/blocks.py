@@ -18,6 +18,10 @@ class SequenceBlock:
     ``extras`` carries per-sequence arrays a task needs to judge its own outputs (for example the
     set of legal next symbols of the Reber grammar, or the noise-free target of Task 3c); every
     extra array has the sequences on its first axis.
+
+    ``input_symbols``, optional, says that the inputs are one-hot symbols: ``input_symbols[i, t]``
+    is the input unit that is 1 at that step (all others are 0). A learner may read it instead of
+    searching ``inputs`` for the active unit; ``inputs`` stays the authoritative dense form.
     """
 
     inputs: np.ndarray  # (n, T, n_inputs) float64
@@ -25,6 +29,7 @@ class SequenceBlock:
     target_mask: np.ndarray  # (n, T) bool
     lengths: np.ndarray  # (n,) int64
     extras: dict[str, Any] = field(default_factory=dict)
+    input_symbols: np.ndarray | None = None  # (n, T) int64, see the class docstring
 
     def __post_init__(self) -> None:
         self.inputs = np.ascontiguousarray(self.inputs, dtype=np.float64)
@@ -39,6 +44,11 @@ class SequenceBlock:
             )
         if self.lengths.shape != (n,) or (n and (self.lengths.max() > t or self.lengths.min() < 1)):
             raise ValueError("lengths must be one per sequence, each in [1, padded length]")
+        if self.input_symbols is not None:
+            self.input_symbols = np.ascontiguousarray(self.input_symbols, dtype=np.int64)
+            if self.input_symbols.shape != (n, t):
+                raise ValueError(f"input_symbols must have shape {(n, t)}, got "
+                                 f"{self.input_symbols.shape}")
 
     def __len__(self) -> int:
         return int(self.inputs.shape[0])
@@ -58,6 +68,7 @@ class SequenceBlock:
             self.target_mask[index, :t],
             lengths,
             {k: (v[index][:, :t] if _is_stepwise(v, self) else v[index]) for k, v in self.extras.items()},
+            None if self.input_symbols is None else self.input_symbols[index, :t],
         )
 
     @staticmethod
@@ -83,6 +94,8 @@ class SequenceBlock:
             np.concatenate([pad(b.target_mask) for b in blocks]),
             np.concatenate([b.lengths for b in blocks]),
             extras,
+            None if any(b.input_symbols is None for b in blocks)
+            else np.concatenate([pad(b.input_symbols) for b in blocks]),
         )
 
 

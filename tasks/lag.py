@@ -339,8 +339,10 @@ class PredictionRun(LagRun):
         steps = lengths - 1
         width = int(steps.max())
         mask = pad_mask(steps, width)
-        return SequenceBlock(self._one_hot(symbols[:, :width], reuse),
-                             self._one_hot(symbols[:, 1:width + 1], reuse, "targets"), mask, steps)
+        inputs = symbols[:, :width]
+        return SequenceBlock(self._one_hot(inputs, reuse),
+                             self._one_hot(symbols[:, 1:width + 1], reuse, "targets"), mask, steps,
+                             input_symbols=inputs)
 
 
 class Lag2aRun(PredictionRun):
@@ -413,7 +415,8 @@ class Lag2cRun(LagRun):
         mask = np.zeros((n, width), bool)
         mask[rows, steps - 1] = True
         inputs = np.where(pad_mask(steps, width), symbols[:, :width], -1)  # not the final x|y
-        return SequenceBlock(self._one_hot(inputs, reuse), targets, mask, steps)
+        return SequenceBlock(self._one_hot(inputs, reuse), targets, mask, steps,
+                             input_symbols=inputs)
 
 
 # --------------------------------------------------------------------------- tasks

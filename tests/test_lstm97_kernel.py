@@ -23,11 +23,11 @@ ARCHITECTURES = [
 MODES = {"step": 0, "sequence": 1, "accumulate": 2}
 #: the kernel reads only the non-zero inputs of each step, so inputs with exact zeros (one-hot
 #: symbols, or real values with gaps, including all-zero steps) are checked besides dense ones
-INPUT_KINDS = ("dense", "sparse", "one-hot")
+INPUT_KINDS = ("dense", "sparse", "one-hot", "symbols")
 
 
 def _inputs(rng, kind, T, n_in):
-    if kind == "one-hot":
+    if kind in ("one-hot", "symbols"):
         return np.eye(n_in)[rng.integers(n_in, size=T)]
     x = rng.normal(size=(T, n_in))
     if kind == "sparse":
@@ -47,11 +47,13 @@ def _random_problem(rng, arch, n_in=3, n_out=2, T=7, inputs="dense"):
     return layout, wh, wo, x, target, has_target
 
 
-def _kernel(layout, wh, wo, x, target, has_target, g, h, alpha, mode):
+def _kernel(layout, wh, wo, x, target, has_target, g, h, alpha, mode, symbols=False):
+    """Run the kernel on one sequence; ``symbols``: also hand it the one-hot indices."""
     wh, wo = wh.copy(), wo.copy()
     dwh, dwo = np.zeros_like(wh), np.zeros_like(wo)
     out = np.zeros((1, len(x), layout.n_outputs))
-    run_block(x[None], target[None], has_target[None], np.array([len(x)]), wh, wo,
+    index = x.argmax(axis=1)[None] if symbols else np.zeros((0, 0), np.int64)
+    run_block(x[None], index, target[None], has_target[None], np.array([len(x)]), wh, wo,
               layout.h_lo, layout.h_hi, layout.o_lo, layout.o_hi, layout.in_gate,
               layout.out_gate, layout.cell_unit, layout.cell_block, SQUASH[g], SQUASH[h],
               alpha, mode, dwh, dwo, out)
@@ -69,7 +71,7 @@ def test_kernel_equals_reference(arch, mode, inputs):
         out_r, wh_r, wo_r, dwh_r, dwo_r, _ = ref.run_sequence(
             layout, wh, wo, x, target, has_target, g, h, alpha=0.7, mode=mode)
         out_k, wh_k, wo_k, dwh_k, dwo_k = _kernel(
-            layout, wh, wo, x, target, has_target, g, h, 0.7, MODES[mode])
+            layout, wh, wo, x, target, has_target, g, h, 0.7, MODES[mode], inputs == "symbols")
         np.testing.assert_allclose(out_k, out_r, rtol=0, atol=1e-12)
         np.testing.assert_allclose(wh_k, wh_r, rtol=0, atol=1e-12)
         np.testing.assert_allclose(wo_k, wo_r, rtol=0, atol=1e-12)

@@ -9,7 +9,8 @@ block's input-gate weights are carried forward as traces, O(W) per step and O(W)
 changes over a sequence and applies them at its end, 2 only sums them into ``dwh``/``dwo`` over the
 whole block without changing any weight (used to check the gradient), -1 runs forward only.
 
-Inputs are read sparsely: each step lists its non-zero inputs once, and every sum or update over
+Inputs are read sparsely: each step lists its non-zero inputs once (or takes the one active unit
+from ``symbols`` when the block says its inputs are one-hot), and every sum or update over
 a unit's sources visits only those. With the one-hot symbols of Experiments 1 and 2 this makes a
 step cost O(units + fan-in from the hidden layer) instead of O(units x inputs) wherever no error
 is injected (Exp. 2c at p = 100: 104 inputs, one of them active). Skipping an exact zero changes
@@ -78,7 +79,7 @@ def _add_scaled(target, u, e, src, lo, hi, seg, x, active, n_active):
 
 @njit(cache=True)
 def run_block(
-    inputs, targets, target_mask, lengths,
+    inputs, symbols, targets, target_mask, lengths,
     wh, wo, h_lo, h_hi, o_lo, o_hi,
     in_gate, out_gate, cell_unit, cell_block,
     g_code, h_code, alpha, mode,
@@ -87,6 +88,7 @@ def run_block(
     """Run (and, unless ``mode`` is -1, train on) every sequence of the block, in order.
 
     Writes each step's output vector to ``outputs`` (computed before that step's weight change).
+    ``symbols`` is the block's (n, T) one-hot input index, or an empty array when it has none.
     """
     n_seq = inputs.shape[0]
     n_in = inputs.shape[2]
@@ -129,10 +131,14 @@ def run_block(
             # phase 1: load the input; src[:n_hid] still holds the hidden layer of t-1
             x = inputs[q, t]
             n_act = 0
-            for i in range(n_in):
-                if x[i] != 0.0:
-                    active[n_act] = i
-                    n_act += 1
+            if symbols.shape[0] > 0:
+                active[0] = symbols[q, t]
+                n_act = 1
+            else:
+                for i in range(n_in):
+                    if x[i] != 0.0:
+                        active[n_act] = i
+                        n_act += 1
             # phase 2: gates and cells from the current input and the previous hidden layer
             for u in range(n_hid):
                 net_h[u] = _dot(wh, u, src, h_lo[u], h_hi[u], n_hid, x, active, n_act)

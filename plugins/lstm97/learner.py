@@ -12,6 +12,7 @@ from .construction import ErrorPlateau, stage_index
 from .network import BIAS_CHOICES, SQUASH, Layout, build_layout, initial_weights
 
 UPDATE_MODES = {"step": 0, "sequence": 1}
+_NO_SYMBOLS = np.zeros((0, 0), np.int64)
 
 
 class LSTM97(Learner):
@@ -133,7 +134,8 @@ class LSTM97(Learner):
         L = self.layout
         out = np.zeros((len(block), block.inputs.shape[1], L.n_outputs))
         run_block(
-            block.inputs, block.targets, block.target_mask, block.lengths,
+            block.inputs, _NO_SYMBOLS if block.input_symbols is None else block.input_symbols,
+            block.targets, block.target_mask, block.lengths,
             self.wh, self.wo, L.h_lo, L.h_hi, L.o_lo, L.o_hi,
             L.in_gate, L.out_gate, L.cell_unit, L.cell_block,
             SQUASH[self.params["g"]], SQUASH[self.params["h"]],
