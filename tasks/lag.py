@@ -36,8 +36,20 @@ last ``screen`` training sequences were all judged correct from the learner's ow
 Sequences to success are thus exact to within ``check_every``.
 
 * 2a has "no test set": the 10,000 successive sequences are draws from the two training
-  sequences, so passing them with frozen weights is exactly "both sequences pass"; the check
-  evaluates those two. Every output unit at every step must be within β = 0.25 of its target.
+  sequences (drawn once per trial from its *test* stream), so passing them with frozen weights
+  is exactly "both sequences pass" for a learner that resets its state at every sequence
+  start; the check evaluates those two. Every output unit at every step must be within
+  β = 0.25 of its target.
+* A learner that carries state across sequences (:attr:`Learner.carries_state`, e.g. rtrl with
+  ``reset=never``, the paper's "online RTRL, no activation resets") gives each sequence outputs
+  that depend on the sequences before it, so the shortcut above (and the chunked, reordered test
+  of 2b and 2c) would be wrong. For such a learner every Exp. 2 task judges the frozen network on
+  its whole test stream in order, in one ``predict`` call (which for such a learner is one
+  continuous stream from a copy of its training state): for 2a the 10,000 drawn sequences in the
+  order drawn, for 2b and 2c the test sequences as stored. The back-off of
+  :class:`FrozenTestABS` then counts the sequences up to the first failure, and may grow to the
+  whole stream. The dense stream must fit :data:`STREAM_BYTES` (10,000 sequences of 2a at p = 4
+  take 3 MB; at p = 100, 1.6 GB: lower ``test_size``).
 * 2b: every output unit at the final prediction (the x/y that repeats the first symbol) must be
   within β = 0.25; the other steps are unpredictable by construction and are not judged.
 * 2c: both outputs at the final prediction within β = 0.2.
@@ -62,6 +74,7 @@ import numpy as np
 from seqbench.blocks import SequenceBlock, final_step_outputs
 from seqbench.contracts import Task, TaskRun, TaskSpec, TaskStreams
 from seqbench.criteria import Criterion
+from seqbench.errors import ParamError
 from seqbench.hookspecs import hookimpl
 from seqbench.params import Param
 
@@ -71,6 +84,9 @@ BLOCK_BYTES = 64 * 2**20
 TAIL_ALLOWANCE = 60
 #: the per-sequence check of the frozen test set is evaluated this many sequences at a time
 TEST_CHUNK = 500
+#: the most bytes (inputs, targets, mask and outputs) of the one-call test stream judged for a
+#: learner that carries state across sequences
+STREAM_BYTES = 2**30
 
 
 def _one_positions(symbols: np.ndarray, n_symbols: int) -> np.ndarray:
@@ -242,6 +258,44 @@ class LagRun(TaskRun):
             cap=len(self.test_lengths),  # 2a: its two sequences, so no back-off worth having
         )
 
+    # a learner without resets (TaskRun.learner_carries_state): judge the test stream in order
+    @property
+    def learner_carries_state(self) -> bool:
+        return getattr(self, "_carries_state", False)
+
+    @learner_carries_state.setter
+    def learner_carries_state(self, value: bool) -> None:
+        value = bool(value)
+        lengths = self._stream_sequences()[1] if value else self.test_lengths
+        if value:
+            need = len(lengths) * int(lengths.max()) * (
+                (self.spec.n_inputs + 2 * self.spec.n_outputs) * 8 + 1)
+            if need > STREAM_BYTES:
+                raise ParamError(
+                    f"a learner that carries state is judged on all {len(lengths):,} test "
+                    f"sequences in one predict call, which needs {need / 2**30:.1f} GiB here "
+                    f"(limit {STREAM_BYTES / 2**30:g} GiB); lower test_size")
+        self._carries_state = value
+        self._stream_block = None
+        self.criterion.cap = max(self.criterion.screen, len(lengths))
+
+    def _stream_sequences(self) -> tuple[np.ndarray, np.ndarray]:
+        """The test sequences, symbols and lengths, in the order a learner carrying state
+        meets them."""
+        return self.test_symbols, self.test_lengths
+
+    def _stream(self) -> SequenceBlock:
+        """The test stream as one dense block (encoded once per trial)."""
+        if getattr(self, "_stream_block", None) is None:
+            symbols, lengths = self._stream_sequences()
+            self._stream_block = self._encode(symbols[:, : int(lengths.max())], lengths)
+        return self._stream_block
+
+    def _stream_errors(self, predict) -> np.ndarray:
+        """Judged absolute errors of every sequence of the test stream, from one predict call."""
+        block = self._stream()
+        return self.judged_abs_error(block, predict(block))
+
     # subclass interface
     def _typical_steps(self) -> int:
         raise NotImplementedError
@@ -300,7 +354,16 @@ class LagRun(TaskRun):
         The sequences that failed the last test are tried first: a nearly solved net tends to
         fail the same few sequences again, and finding one ends the test (the verdict is an
         "all pass", so the order cannot change it).
+
+        For a learner that carries state the order does matter: the whole test stream is judged
+        in order, in one predict call, and the count returned on failure is the number of
+        sequences up to and including the first that failed.
         """
+        if self.learner_carries_state:
+            failed = np.flatnonzero(self._stream_errors(predict) >= self.beta)
+            if len(failed):
+                return False, int(failed[0]) + 1
+            return True, len(self._stream_sequences()[1])
         n = len(self.test_lengths)
         suspects = getattr(self, "_suspects", np.arange(0))
         rest = np.setdiff1d(np.arange(n), suspects)
@@ -319,9 +382,14 @@ class LagRun(TaskRun):
         return True, evaluated
 
     def evaluate(self, predict) -> dict[str, float]:
-        """``test_error``: fraction of the test draws failing ABS(β) with the final weights."""
-        err = self._test_errors(predict, stop_at_failure=False)
-        w = self.test_weights
+        """``test_error``: fraction of the test draws failing ABS(β) with the final weights
+        (for a learner that carries state: of the test stream, judged in order)."""
+        if self.learner_carries_state:
+            err = self._stream_errors(predict)
+            w = np.ones(len(err))
+        else:
+            err = self._test_errors(predict, stop_at_failure=False)
+            w = self.test_weights
         return {
             "test_error": float(((err >= self.beta) * w).sum() / w.sum()),
             "test_max_abs_error": float(err.max()),
@@ -357,12 +425,18 @@ class Lag2aRun(PredictionRun):
         self.training_set = lag_2a_sequences(np.array([0, 1]), p)
         self.test_symbols = self.training_set
         self.test_lengths = np.full(2, p + 1)
-        draws = streams.test.integers(0, 2, size=task.params["test_size"])
-        self.test_weights = np.bincount(draws, minlength=2).astype(float)
+        #: the 10,000 successive test sequences (their classes, in order); a learner that
+        #: resets its state is judged on the two sequences, weighted by how often each was drawn
+        self.test_draws = streams.test.integers(0, 2, size=task.params["test_size"])
+        self.test_weights = np.bincount(self.test_draws, minlength=2).astype(float)
         super().__init__(task, streams)
 
     def _draw_training(self, n):
         return self.training_set[self.order.integers(0, 2, size=n)], np.full(n, self.params["p"] + 1)
+
+    def _stream_sequences(self):
+        n = len(self.test_draws)
+        return self.training_set[self.test_draws], np.full(n, self.params["p"] + 1)
 
 
 class Lag2bRun(PredictionRun):
