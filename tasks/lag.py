@@ -84,8 +84,8 @@ BLOCK_BYTES = 64 * 2**20
 TAIL_ALLOWANCE = 60
 #: the per-sequence check of the frozen test set is evaluated this many sequences at a time
 TEST_CHUNK = 500
-#: the most bytes (inputs, targets, mask and outputs) of the one-call test stream judged for a
-#: learner that carries state across sequences
+#: the most bytes (inputs, targets, outputs, mask, input symbols) of the one-call test stream
+#: judged for a learner that carries state across sequences
 STREAM_BYTES = 2**30
 
 
@@ -268,8 +268,8 @@ class LagRun(TaskRun):
         value = bool(value)
         lengths = self._stream_sequences()[1] if value else self.test_lengths
         if value:
-            need = len(lengths) * int(lengths.max()) * (
-                (self.spec.n_inputs + 2 * self.spec.n_outputs) * 8 + 1)
+            need = len(lengths) * int(lengths.max()) * (  # inputs, targets, outputs, mask,
+                (self.spec.n_inputs + 2 * self.spec.n_outputs) * 8 + 1 + 8)  # input symbols
             if need > STREAM_BYTES:
                 raise ParamError(
                     f"a learner that carries state is judged on all {len(lengths):,} test "
