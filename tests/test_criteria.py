@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seqbench.contracts import Learner
 from seqbench.criteria import (ST3, FewerWrongInWindow, PeriodicCheck, StagedTestSet,
                                final_test)
 
@@ -162,46 +163,30 @@ def test_periodic_check_keeps_its_keyword_construction():
     assert "every 7" in rule.describe()
 
 
-def test_the_final_test_sees_the_net_as_it_was_when_a_history_rule_held():
-    """run_trial rolls the learner back to the success point inside a block."""
+def _trial_on_a_blank_task(rule, learner_cls, correct: bool, budget: int, evaluate=None):
+    """run_trial of ``learner_cls`` on a one-input task of blank 2-step sequences whose every
+    sequence is judged ``correct``, stopped by ``rule``."""
     from types import SimpleNamespace
 
     from seqbench.blocks import SequenceBlock
-    from seqbench.contracts import Learner, Task, TaskRun, TaskSpec
+    from seqbench.contracts import Task, TaskRun, TaskSpec
     from seqbench.trial import TrialSpec, run_trial
 
-    class CountingLearner(Learner):
-        name = "counting"
-
-        def build(self, spec, rng):
-            self.trained = 0
-
-        n_weights = 1
-
-        def train(self, block):
-            self.trained += len(block)
-            return np.zeros((len(block), block.inputs.shape[1], 1))
-
-        def predict(self, block):
-            return np.zeros((len(block), block.inputs.shape[1], 1))
-
     class Run(TaskRun):
-        def __init__(self):
-            self.criterion = FewerWrongInWindow(1, window=137)
-            self.learner = None
+        criterion = rule
 
         def training_block(self, n):
             return SequenceBlock(np.zeros((n, 2, 1)), np.zeros((n, 2, 1)), np.ones((n, 2), bool),
                                  np.full(n, 2))
 
         def judge(self, block, outputs):
-            return np.ones(len(block), bool), np.zeros(len(block))
+            return np.full(len(block), correct), np.full(len(block), 0.0 if correct else 1.0)
 
         def evaluate(self, predict):
-            return {"trained_when_tested": predict.__self__.trained}
+            return evaluate(predict) if evaluate else {}
 
-    class OneTask(Task):
-        name = "one"
+    class BlankTask(Task):
+        name = "blank"
 
         def spec(self):
             return TaskSpec(1, 1)
@@ -209,9 +194,43 @@ def test_the_final_test_sees_the_net_as_it_was_when_a_history_rule_held():
         def start(self, streams):
             return Run()
 
-    registry = SimpleNamespace(task=lambda name: OneTask, learner=lambda name: CountingLearner)
-    result = run_trial(TrialSpec("one", "counting", {}, {}, seed=0, trial=0, budget=1000),
-                       registry)
+    registry = SimpleNamespace(task=lambda name: BlankTask, learner=lambda name: learner_cls)
+    return run_trial(TrialSpec("blank", learner_cls.name, {}, {}, seed=0, trial=0,
+                               budget=budget), registry)
+
+
+class _SilentLearner(Learner):
+    """Outputs zeros and learns nothing."""
+
+    name = "silent"
+    n_weights = 1
+
+    def build(self, spec, rng):
+        pass
+
+    def train(self, block):
+        return np.zeros((len(block), block.inputs.shape[1], 1))
+
+    predict = train
+
+
+def test_the_final_test_sees_the_net_as_it_was_when_a_history_rule_held():
+    """run_trial rolls the learner back to the success point inside a block."""
+
+    class CountingLearner(_SilentLearner):
+        def build(self, spec, rng):
+            self.trained = 0
+
+        def train(self, block):
+            self.trained += len(block)
+            return super().train(block)
+
+        def predict(self, block):
+            return super().train(block)
+
+    result = _trial_on_a_blank_task(
+        FewerWrongInWindow(1, window=137), CountingLearner, correct=True, budget=1000,
+        evaluate=lambda predict: {"trained_when_tested": predict.__self__.trained})
     assert result.status == "solved", result.error
     assert result.sequences_to_success == 137 and result.sequences == 200  # blocks of 100
     assert result.metrics["trained_when_tested"] == 137
@@ -223,53 +242,13 @@ def test_the_final_test_sees_the_net_as_it_was_when_a_history_rule_held():
 ])
 def test_the_learner_is_copied_before_a_block_only_when_observe_can_succeed(rule, copies):
     """A criterion that only succeeds in frozen checks needs no rollback copy per block."""
-    from types import SimpleNamespace
-
-    from seqbench.blocks import SequenceBlock
-    from seqbench.contracts import Learner, Task, TaskRun, TaskSpec
-    from seqbench.trial import TrialSpec, run_trial
-
     made = []
 
-    class CopiedLearner(Learner):
-        name = "copied"
-        n_weights = 1
-
-        def build(self, spec, rng):
-            pass
-
+    class CopiedLearner(_SilentLearner):
         def __deepcopy__(self, memo):
             made.append(1)
             return CopiedLearner()
 
-        def train(self, block):
-            return np.zeros((len(block), block.inputs.shape[1], 1))
-
-        predict = train
-
-    class Run(TaskRun):
-        criterion = rule
-
-        def training_block(self, n):
-            return SequenceBlock(np.zeros((n, 2, 1)), np.zeros((n, 2, 1)), np.ones((n, 2), bool),
-                                 np.full(n, 2))
-
-        def judge(self, block, outputs):
-            return np.zeros(len(block), bool), np.ones(len(block))
-
-        def evaluate(self, predict):
-            return {}
-
-    class OneTask(Task):
-        name = "one"
-
-        def spec(self):
-            return TaskSpec(1, 1)
-
-        def start(self, streams):
-            return Run()
-
-    registry = SimpleNamespace(task=lambda name: OneTask, learner=lambda name: CopiedLearner)
-    result = run_trial(TrialSpec("one", "copied", {}, {}, seed=0, trial=0, budget=200), registry)
+    result = _trial_on_a_blank_task(rule, CopiedLearner, correct=False, budget=200)
     assert result.status == "budget_exhausted", result.error
     assert len(made) == copies
