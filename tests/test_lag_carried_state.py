@@ -37,17 +37,15 @@ def first_symbols(block) -> np.ndarray:
 def test_2a_stream_is_the_drawn_sequences_in_order():
     p = 4
     run = make(Lag2a, p=p, test_size=1000).start(streams())
-    assert run.learner_carries_state is False and run.criterion.cap == 2
+    assert run.learner_carries_state is False
     run.learner_carries_state = True
-    assert run.criterion.cap == 1000
+    assert run.criterion.cap == 2  # when checks run is decided as for a resetting learner
     block = run._stream()
     assert len(block) == 1000 and (block.lengths == p).all()
     np.testing.assert_array_equal(first_symbols(block), p - 1 + run.test_draws)
     seq = lag_2a_sequences(run.test_draws, p)
     np.testing.assert_array_equal(block.targets.argmax(axis=2), seq[:, 1:])
     np.testing.assert_array_equal(run.test_weights, np.bincount(run.test_draws, minlength=2))
-    run.learner_carries_state = False
-    assert run.criterion.cap == 2
 
 
 def _stream_predictor(p, fails):
@@ -120,7 +118,7 @@ def test_2a_stream_check_sees_what_the_shortcut_misses():
     assert stream._frozen_test(predict) == (False, first + 1)
     stream.criterion.run_length = 10**6
     assert stream.criterion.check(predict) is False
-    assert stream.criterion.required == first + 1
+    assert stream.criterion.required == 2  # the back-off of the resetting path
     wrong = np.r_[False, (d[1:] == 1) & (d[:-1] == 1)]
     assert stream.evaluate(predict)["test_error"] == pytest.approx(wrong.mean())
 
@@ -130,11 +128,54 @@ def test_2a_stream_check_sees_what_the_shortcut_misses():
 def test_2b_2c_streams_are_the_test_sequences_in_order(cls, params):
     run = make(cls, **params).start(streams())
     run.learner_carries_state = True
-    assert run.criterion.cap == 300
     block = run._stream()
     stored = run._encode(run.test_symbols[:, : int(run.test_lengths.max())], run.test_lengths)
     np.testing.assert_array_equal(block.inputs, stored.inputs)
     np.testing.assert_array_equal(block.lengths, stored.lengths)
+
+
+@pytest.mark.parametrize("first_failure", [0, 1, 5, 64, 999, None])
+def test_the_stream_test_on_prefixes_equals_one_call_on_the_whole_stream(first_failure):
+    """Prefixes of doubling length, each from the training state: the verdict and the count of
+    one predict call on the whole stream, at a cost that grows with the first failure."""
+    p, n = 4, 1000
+    run = make(Lag2a, p=p, test_size=n).start(streams(11))
+    run.learner_carries_state = True
+    calls = []
+
+    def predict(block):
+        calls.append(len(block))
+        out = block.targets.copy()
+        if first_failure is not None and first_failure < len(block):
+            out[first_failure, 0] = 1.0 - out[first_failure, 0]
+        return out
+
+    passed, counted = run._frozen_test(predict)
+    assert passed == (first_failure is None)
+    assert counted == (n if first_failure is None else first_failure + 1)
+    want = [1]
+    while want[-1] < n and (first_failure is None or want[-1] <= first_failure):
+        want.append(min(2 * want[-1], n))
+    assert calls == want
+
+
+@pytest.mark.parametrize("budget", [0, 2000])
+def test_the_stream_test_of_rtrl_without_resets_is_the_whole_streams_verdict(budget):
+    p = 4
+    task = make(Lag2a, p=p, test_size=2000)
+    net = self_loop(p + 1, 1, p + 1)
+    learner = make_learner(RTRL, net, net.initial_weights(np.random.default_rng(2), 0.2),
+                           learning_rate=4.0, reset="never")
+    train = task.start(streams(9))
+    for _ in range(budget // 100):
+        learner.train(train.training_block(100))
+    run = task.start(streams(9))
+    run.learner_carries_state = True
+    err = run.judged_abs_error(run._stream(), learner.predict(run._stream()))
+    bad = np.flatnonzero(err >= 0.25)
+    want = (False, int(bad[0]) + 1) if len(bad) else (True, 2000)
+    assert run._frozen_test(learner.predict) == want
+    assert run.evaluate(learner.predict)["test_error"] == pytest.approx((err >= 0.25).mean())
 
 
 def test_the_stream_must_fit_in_memory():
