@@ -120,6 +120,7 @@ def encode(strings, coding: str) -> SequenceBlock:
     """
     n, T, K = len(strings), max(len(s) for s, _ in strings) - 1, len(SYMBOLS)
     x = np.zeros((n, T, K))
+    symbols = np.full((n, T), -1, np.int64)
     y = np.zeros((n, T, K))
     legal = np.zeros((n, T, K), bool)
     mask = np.zeros((n, T), bool)
@@ -128,6 +129,7 @@ def encode(strings, coding: str) -> SequenceBlock:
         lengths[i] = len(s) - 1
         for t in range(len(s) - 1):
             x[i, t, INDEX[s[t]]] = 1.0
+            symbols[i, t] = INDEX[s[t]]
             for sym in sets[t]:
                 legal[i, t, INDEX[sym]] = True
             if coding == "next":
@@ -135,7 +137,7 @@ def encode(strings, coding: str) -> SequenceBlock:
             mask[i, t] = True
     if coding == "legal":
         y[:] = legal
-    return SequenceBlock(x, y, mask, lengths, {"legal": legal})
+    return SequenceBlock(x, y, mask, lengths, {"legal": legal}, input_symbols=symbols)
 
 
 def predictions_correct(block: SequenceBlock, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

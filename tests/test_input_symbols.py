@@ -48,9 +48,9 @@ def _task_run(task, **params):
 
 
 @pytest.mark.parametrize("task, params", [
-    ("lag-2a", {"p": 8}), ("lag-2b", {"p": 8}), ("lag-2c", {"q": 10, "p": 6}),
+    ("lag-2a", {"p": 8}), ("lag-2b", {"p": 8}), ("lag-2c", {"q": 10, "p": 6}), ("reber", {}),
 ])
-def test_lag_tasks_symbols_are_the_active_input_units(task, params):
+def test_one_hot_tasks_symbols_are_the_active_input_units(task, params):
     _, run = _task_run(task, **params)
     block = run.training_block(20)
     assert block.input_symbols is not None
