@@ -50,8 +50,8 @@ Sequences to success are thus exact to within ``check_every``.
   doubling length, each from the training state, so an early failure stays cheap; see
   ``LagRun._stream_test``). When checks run is decided as for a resetting learner (the same
   ``screen`` and back-off cap: for 2a at most 2 on-line correct sequences in a row). The dense
-  stream must fit :data:`STREAM_BYTES` (10,000 sequences of 2a at p = 4 take 3 MB; at p = 100,
-  1.6 GB: lower ``test_size``).
+  stream must fit :data:`STREAM_BYTES` (10,000 sequences of 2a at p = 4 take 5 MB; at p = 100,
+  2.3 GiB: lower ``test_size`` to 4,000).
 * 2b: every output unit at the final prediction (the x/y that repeats the first symbol) must be
   within β = 0.25; the other steps are unpredictable by construction and are not judged.
 * 2c: both outputs at the final prediction within β = 0.2.
