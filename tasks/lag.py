@@ -268,8 +268,8 @@ class LagRun(TaskRun):
     @learner_carries_state.setter
     def learner_carries_state(self, value: bool) -> None:
         value = bool(value)
-        lengths = self._stream_sequences()[1] if value else self.test_lengths
         if value:
+            lengths = self._stream_sequences()[1]
             need = len(lengths) * int(lengths.max()) * (  # inputs, targets, outputs, mask,
                 (self.spec.n_inputs + 2 * self.spec.n_outputs) * 8 + 1 + 8)  # input symbols
             if need > STREAM_BYTES:
