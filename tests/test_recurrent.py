@@ -8,7 +8,13 @@ import sys
 import numpy as np
 import pytest
 from _recurrent_helpers import assert_rel_close, finite_differences, random_problem, ref
-from seqbench_learners.recurrent.network import Network, elman, fully_recurrent, self_loop
+from seqbench_learners.recurrent.network import (
+    Network,
+    elman,
+    fully_recurrent,
+    self_loop,
+    self_loop_wz,
+)
 
 from seqbench.errors import ParamError
 
@@ -20,6 +26,9 @@ from seqbench.errors import ParamError
     (self_loop(5, 1, 5), 36),  # Table 2, p = 4
     (self_loop(11, 1, 11), 144),  # Table 2, p = 10
     (self_loop(101, 1, 101), 10404),  # Table 2, p = 100
+    (self_loop_wz(5, 1, 5), 36),  # the same rows in Williams-Zipser timing
+    (self_loop_wz(11, 1, 11), 144),
+    (self_loop_wz(101, 1, 101), 10404),
 ])
 def test_paper_weight_counts(network, weights):
     assert network.n_weights == weights
@@ -34,12 +43,41 @@ def test_carried_units_are_those_on_delay1_paths():
     """LEARNERS.md §2.4: only recurrent units hold RTRL sensitivities."""
     np.testing.assert_array_equal(fully_recurrent(7, 3, 7).recurrent_units(), np.arange(10))
     np.testing.assert_array_equal(self_loop(101, 1, 101).recurrent_units(), [0])
+    np.testing.assert_array_equal(self_loop_wz(101, 1, 101).recurrent_units(), [0])
     np.testing.assert_array_equal(elman(7, 15, 7).recurrent_units(), np.arange(15))
     # a unit feeding a recurrent unit through a delay-0 link must carry sensitivities too
     net = Network(1, 3, np.array([2]), dst=[1, 1, 2], src=[0, 1, 1 + 1], delay=[0, 0, 0])
     assert len(net.recurrent_units()) == 0
     net = Network(1, 3, np.array([2]), dst=[1, 1, 2], src=[1, 2, 2], delay=[0, 1, 0])
     np.testing.assert_array_equal(net.recurrent_units(), [0, 1])
+
+
+def _two_layer_run(w_hidden, w_self, w_out_in, w_out_hidden, x, readout_delay):
+    """The Exp. 2a net's forward pass written out by hand: one hidden unit h, outputs o."""
+    sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
+    h_prev, outs = 0.0, []
+    for x_t in x:
+        h = sig(w_hidden @ x_t + w_self * h_prev)
+        outs.append(sig(w_out_in @ x_t + w_out_hidden * (h_prev if readout_delay else h)))
+        h_prev = h
+    return np.array(outs)
+
+
+@pytest.mark.parametrize("build,readout_delay", [(self_loop, 0), (self_loop_wz, 1)])
+def test_self_loop_timings(build, readout_delay):
+    """self_loop's outputs read the hidden unit of the same step (the LSTM paper's three-phase
+    step); self_loop_wz's read it one step late (Williams & Zipser's y(t+1) = f(W y(t)))."""
+    m = 5
+    net = build(m, 1, m)
+    rng = np.random.default_rng(3)
+    w = net.initial_weights(rng, 2.0)
+    x = np.eye(m)[[4, 0, 1, 2]]
+    a = ref.forward(net, w, x)[0]
+    # the flat weights in connection order: hidden (inputs, self), then per output (inputs, hidden)
+    w_hidden, w_self = w[:m], w[m]
+    rows = w[m + 1:].reshape(m, m + 1)
+    expected = _two_layer_run(w_hidden, w_self, rows[:, :m], rows[:, m], x, readout_delay)
+    np.testing.assert_allclose(a[:, net.outputs], expected, rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize("dst,src,delay", [

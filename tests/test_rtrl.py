@@ -17,7 +17,7 @@ from _recurrent_helpers import (
     ref,
 )
 from seqbench_learners.bptt.learner import BPTT
-from seqbench_learners.recurrent.network import fully_recurrent, self_loop
+from seqbench_learners.recurrent.network import fully_recurrent, self_loop, self_loop_wz
 from seqbench_learners.rtrl.learner import RTRL
 
 from seqbench.blocks import SequenceBlock
@@ -30,7 +30,7 @@ def _problems():
     for seed in range(4):
         yield random_problem(seed, n=6, T=8)
     rng = np.random.default_rng(42)
-    for net in (fully_recurrent(3, 2, 2), self_loop(5, 1, 5)):
+    for net in (fully_recurrent(3, 2, 2), self_loop(5, 1, 5), self_loop_wz(5, 1, 5)):
         T = 6
         x = rng.normal(size=(T, net.n_inputs))
         d = rng.uniform(size=(T, net.n_outputs))

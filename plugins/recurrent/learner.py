@@ -18,7 +18,9 @@ NETWORK_PARAMS = {
     "architecture": Param("fully_recurrent", "fully_recurrent: Williams-Zipser net (inputs -> "
                           "all units, all units -> all units delayed); self_loop: the Exp. 2a "
                           "net (self-recurrent hidden units, non-recurrent outputs, layers see "
-                          "all layers below); elman: simple recurrent net", "str",
+                          "all layers below, outputs read this step's hidden units); "
+                          "self_loop_wz: the same net in Williams-Zipser timing (outputs read "
+                          "the previous step's hidden units); elman: simple recurrent net", "str",
                           choices=tuple(ARCHITECTURES)),
     "hidden": Param(12, "number of hidden units", "int", low=0, high=100_000),
     "bias": Param(False, "bias weights on all units (the paper's weight counts have none)",

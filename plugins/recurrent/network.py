@@ -12,7 +12,10 @@ Forward dynamics, units processed in order (activations reset to 0 at every sequ
     net_i(t) = Σ_{c into i} w_c · source_c(t),    a_i(t) = 1 / (1 + exp(−net_i(t)))
 
 Time convention (framework-wide, the LSTM paper's): a unit at step t sees the input of step t
-through delay-0 links; outputs at t are compared with the targets of step t.
+through delay-0 links; outputs at t are compared with the targets of step t. A Williams-Zipser
+net, where every unit reads the other units at t−1, is written with delay-1 links between units
+and delay-0 links from the inputs, i.e. with its targets shifted by one step (LEARNERS.md §0.1):
+:func:`fully_recurrent` and :func:`self_loop_wz`.
 
 Source index space: ``[0, m)`` inputs, ``[m, m+n)`` units, ``m+n`` the bias (constant 1). A bias
 weight is simply a delay-0 connection from the bias source, so "no biases" (as in every paper
@@ -175,12 +178,19 @@ def fully_recurrent(n_inputs: int, n_hidden: int, n_outputs: int, bias: bool = F
     return _network(m, n, np.arange(n_hidden, n), conns, "fully_recurrent")
 
 
-def self_loop(n_inputs: int, n_hidden: int, n_outputs: int, bias: bool = False) -> Network:
+def self_loop(n_inputs: int, n_hidden: int, n_outputs: int, bias: bool = False,
+              readout_delay: int = 0) -> Network:
     """The Exp. 2a net: hidden units that each feed back only to themselves (delay 1), outputs
-    that are not recurrent, and each layer connected from all layers below (delay 0).
+    that are not recurrent, and each layer connected from all layers below.
+
+    ``readout_delay`` 0 is the LSTM paper's three-phase step (§5): outputs read the hidden units
+    of the same step. ``readout_delay`` 1 is Williams & Zipser's timing, the paper's own notation
+    for conventional nets (§3.1, net_i(t) = Σ_j w_ij y^j(t−1)) with targets shifted so that inputs
+    are read in the same step: outputs read the hidden units of the previous step, so the first
+    symbol passes one self-loop fewer on its way to the last prediction.
 
     With one hidden unit and ``p+1`` inputs and outputs, no biases: ``(p+2)²`` weights —
-    36 for p = 4, 144 for p = 10, 10404 for p = 100 (Table 2).
+    36 for p = 4, 144 for p = 10, 10404 for p = 100 (Table 2) — under either timing.
     """
     m, nh, n = n_inputs, n_hidden, n_hidden + n_outputs
     conns = []
@@ -191,10 +201,17 @@ def self_loop(n_inputs: int, n_hidden: int, n_outputs: int, bias: bool = False) 
             conns.append((i, m + n, 0))
     for i in range(nh, n):
         conns += [(i, j, 0) for j in range(m)]
-        conns += [(i, m + j, 0) for j in range(nh)]
+        conns += [(i, m + j, readout_delay) for j in range(nh)]
         if bias:
             conns.append((i, m + n, 0))
-    return _network(m, n, np.arange(nh, n), conns, "self_loop")
+    return _network(m, n, np.arange(nh, n), conns,
+                    "self_loop" if readout_delay == 0 else "self_loop_wz")
+
+
+def self_loop_wz(n_inputs: int, n_hidden: int, n_outputs: int, bias: bool = False) -> Network:
+    """The Exp. 2a net in Williams & Zipser's timing: :func:`self_loop` with outputs reading the
+    hidden units of the previous step (``readout_delay`` 1)."""
+    return self_loop(n_inputs, n_hidden, n_outputs, bias, readout_delay=1)
 
 
 def elman(n_inputs: int, n_hidden: int, n_outputs: int, bias: bool = False) -> Network:
@@ -219,7 +236,8 @@ def elman(n_inputs: int, n_hidden: int, n_outputs: int, bias: bool = False) -> N
     return _network(m, n, np.arange(nh, n), conns, "elman")
 
 
-ARCHITECTURES = {"fully_recurrent": fully_recurrent, "self_loop": self_loop, "elman": elman}
+ARCHITECTURES = {"fully_recurrent": fully_recurrent, "self_loop": self_loop,
+                 "self_loop_wz": self_loop_wz, "elman": elman}
 
 
 def build_network(architecture: str, n_inputs: int, n_hidden: int, n_outputs: int,
