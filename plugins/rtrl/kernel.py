@@ -11,11 +11,12 @@ error is back-propagated through them inside the step (an adjoint of the same li
 
     δ_k = f'_k (e_k + Σ_{i: k∈Z_i} w_ik δ_i)                     (non-carried units k)
     ẽ_l = e_l + Σ_{k non-carried: l∈Z_k} w_kl δ_k                   (carried units l)
-    ∂E(t)/∂w_c = δ_{dst c} ã_c + Σ_{k non-carried} δ_k Σ_{l∈R_k} w_kl p^l(t−1) + Σ_l ẽ_l p^l(t)
+    ê_l = Σ_{k non-carried: l∈R_k} w_kl δ_k                         (carried units l)
+    ∂E(t)/∂w_c = δ_{dst c} ã_c + Σ_l ê_l p^l(t−1) + Σ_l ẽ_l p^l(t)
 
 which is exactly Σ_{k∈outputs} e_k p^k(t). Cost per step: O(|carried| · fan-in · W) for the
-sensitivities — O(n²W) for the fully recurrent net, O(W) for the Exp. 2a net whose single hidden
-unit is the only carried one.
+sensitivities and O(|carried| · W) for the gradient — O(n²W) for the fully recurrent net, O(W)
+for the Exp. 2a net (either timing) whose single hidden unit is the only carried one.
 
 ``online`` True changes the weights after every step (the sensitivities are not recomputed for
 the new weights); False sums the step gradients and applies them at the sequence end (offline
@@ -63,6 +64,7 @@ def run_block(inputs, targets, target_mask, lengths, w, seg_ptr, seg_first, seg_
     fprime = np.zeros(n)
     P = np.zeros((2, max(n_car, 1), W))
     etil = np.zeros(n)
+    eprev = np.zeros(n)  # error reaching each carried unit's a(t−1) through delay-1 links
     g_step = np.zeros(W)
     g_seq = np.zeros(W)
     learn = mode != FORWARD
@@ -114,6 +116,7 @@ def run_block(inputs, targets, target_mask, lengths, w, seg_ptr, seg_first, seg_
             if target_mask[q, t]:
                 for i in range(n):
                     etil[i] = 0.0
+                    eprev[i] = 0.0
                 for k in range(K):
                     etil[outputs_units[k]] += outputs[q, t, k] - targets[q, t, k]
                 for v in range(W):
@@ -136,16 +139,18 @@ def run_block(inputs, targets, target_mask, lengths, w, seg_ptr, seg_first, seg_
                         if delay[c] == 0:
                             etil[l] += w[c] * delta
                         else:
-                            pl = P[pp, slot[l]]
-                            dw = delta * w[c]
-                            for v in range(W):
-                                g_step[v] += dw * pl[v]
+                            eprev[l] += w[c] * delta
                 for s in range(n_car):
                     e = etil[carried[s]]
                     if e != 0.0:
                         pk = P[pc, s]
                         for v in range(W):
                             g_step[v] += e * pk[v]
+                    e = eprev[carried[s]]
+                    if e != 0.0:  # one pass per carried unit, not one per delay-1 link
+                        pl = P[pp, s]
+                        for v in range(W):
+                            g_step[v] += e * pl[v]
                 if mode == ACCUMULATE:
                     for v in range(W):
                         grad[v] += g_step[v]
