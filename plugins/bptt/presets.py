@@ -27,7 +27,7 @@ PRESETS = [
         name="exp2a-p100-lr1",
         learner="bptt",
         task="lag-2a",
-        learner_params={"architecture": "self_loop", "hidden": 1, "bias": False,
+        learner_params={"architecture": "self_loop_wz", "hidden": 1, "bias": False,
                         "learning_rate": 1.0, "init_range": 0.2, "window": 0},
         task_params={"p": 100},
         budget=EXP2A_BUDGET,
@@ -38,7 +38,8 @@ PRESETS = [
                        "truncation depth not stated, read as full BPTT (LEARNERS.md §1.3)",
                        extra={"weights": 10404}),
         source="PAPER.md §2.4 (Table 2); LEARNERS.md §0.4, §1.3",
-        description="the RTRL net of Exp. 2a at p = 100 (10404 weights), epochwise BPTT, lr 1.0",
+        description="the RTRL net of Exp. 2a at p = 100 (10404 weights, Williams-Zipser "
+        "timing), epochwise BPTT, lr 1.0",
         default=True,
         experiment="exp2a",
     ),

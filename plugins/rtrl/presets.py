@@ -32,6 +32,9 @@ EXP1 = [
 ]
 
 # Exp. 2a: one self-recurrent hidden unit, p+1 non-recurrent outputs, no biases: (p+2)^2 weights.
+# Williams-Zipser timing (self_loop_wz): the paper writes conventional nets as reading every unit
+# at t-1 (§3.1) and gives its three-phase step for cells and gates; README "Table 2" reports
+# both readings.
 _EXP2A = [
     # p, lr, paper success rate, success after (None: never), note
     (4, 1.0, 14 / 18, 1_043_000, "the text says 7/9 of the trials"),
@@ -46,7 +49,7 @@ EXP2A = [
         name=f"exp2a-p{p}-lr{lr:g}",
         learner="rtrl",
         task="lag-2a",
-        learner_params={"architecture": "self_loop", "hidden": 1, "bias": False,
+        learner_params={"architecture": "self_loop_wz", "hidden": 1, "bias": False,
                         "learning_rate": lr, "init_range": 0.2, "update": "step",
                         "teacher_forcing": False},
         task_params={"p": p},
@@ -56,7 +59,8 @@ EXP2A = [
                        trials=EXP2A_TRIALS, note=note, extra={"weights": (p + 2) ** 2}),
         source="PAPER.md §2.4 (Table 2); LEARNERS.md §0.4, §2.5",
         description=f"one self-recurrent hidden unit, {p + 1} non-recurrent logistic outputs, "
-        f"layers see all layers below, no biases ({(p + 2) ** 2} weights), on-line RTRL, lr {lr:g}",
+        f"layers see all layers below, no biases ({(p + 2) ** 2} weights), Williams-Zipser timing "
+        f"(outputs read the previous step's hidden unit), on-line RTRL, lr {lr:g}",
         default=(p == 4 and lr == 1.0),
         experiment="exp2a",
     )
