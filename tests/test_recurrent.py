@@ -54,11 +54,10 @@ def test_carried_units_are_those_on_delay1_paths():
 
 def _two_layer_run(w_hidden, w_self, w_out_in, w_out_hidden, x, readout_delay):
     """The Exp. 2a net's forward pass written out by hand: one hidden unit h, outputs o."""
-    sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
     h_prev, outs = 0.0, []
     for x_t in x:
-        h = sig(w_hidden @ x_t + w_self * h_prev)
-        outs.append(sig(w_out_in @ x_t + w_out_hidden * (h_prev if readout_delay else h)))
+        h = ref.logistic(w_hidden @ x_t + w_self * h_prev)
+        outs.append(ref.logistic(w_out_in @ x_t + w_out_hidden * (h_prev if readout_delay else h)))
         h_prev = h
     return np.array(outs)
 
