@@ -11,6 +11,12 @@ parameters (scikit-learn's rule), so a learner can be described, hashed and rebu
 learns online from a block of sequences, in order, and returns the outputs it produced while
 doing so; :meth:`Learner.predict` runs the frozen network.
 
+A learner is one of two **kinds**. A *stream* learner (:class:`Learner`) learns on-line from the
+blocks of sequences the task hands out. A *set* learner (:class:`SetLearner`) instead receives the
+task's fixed training set once and fits on it in its own way (epochs, search, closed form), saying
+after each call how much work it did (:class:`Work`) in the harness's one unit, **sequences
+presented**: one pass of one training sequence through one network.
+
 Presets bind a learner's parameters to a task's parameters as the paper configured them, with
 the paper's published figures for that configuration (:class:`PaperRow`).
 """
@@ -87,6 +93,16 @@ class TaskRun:
         """
         raise NotImplementedError
 
+    def training_set(self) -> SequenceBlock | None:
+        """The task's fixed training set, for set learners; None for a task trained on-line.
+
+        A task whose paper protocol draws exemplars from a fixed set (Reber's 256 strings, 2a's two
+        sequences, the latch and parity sets) returns that set here. For an on-line task the
+        harness hands a set learner a fixed sample instead: the first ``sample_size`` sequences of
+        the trial's training stream (the same sequences a stream learner meets first).
+        """
+        return None
+
     def judge(self, block: SequenceBlock, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per sequence: whether the outputs count as correct, and the task's error measure."""
         raise NotImplementedError
@@ -155,6 +171,11 @@ class Learner:
     #: property of its parameters; the harness passes it on to the task
     #: (:attr:`TaskRun.learner_carries_state`).
     carries_state: bool = False
+    #: ``stream`` (learns from blocks via :meth:`train`) or ``set`` (:class:`SetLearner`)
+    kind: ClassVar[str] = "stream"
+    #: names of :meth:`diagnostics` entries that count the learner's own units of work (weight
+    #: draws, epochs); tables show them beside the harness's sequences presented
+    work_units: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any):
         self.params = dict(params)
@@ -189,6 +210,61 @@ class Learner:
     def is_finite(self) -> bool:
         """False once any weight has become NaN or infinite (the trial is then ``diverged``)."""
         return True
+
+    def diagnostics(self) -> dict[str, float]:
+        """The learner's own measurements of the trial so far, by name (numbers only).
+
+        Read once when the trial ends and stored with it, e.g. guessing's weight draws, the
+        sequence at which sequential construction added a block, RCC's installed units.
+        """
+        return {}
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one :meth:`SetLearner.fit` call did.
+
+    ``sequences`` counts sequences presented, the harness's unit of work for every learner: one
+    pass of one training sequence through one network (a forward pass that stops early counts
+    as one; candidates trained together on one pass count once). ``time_steps`` counts the steps
+    of those passes. ``check`` asks the harness to judge the frozen network now (the learner has
+    a candidate solution); ``stopped`` says the learner has ended on its own (a cap on units or
+    draws, or nothing left to try) and will do no more work.
+    """
+
+    sequences: int
+    time_steps: int
+    check: bool = False
+    stopped: bool = False
+
+
+class SetLearner(Learner):
+    """Base class of learners that fit on the task's fixed training set.
+
+    Instead of :meth:`Learner.train`, the harness calls :meth:`fit` with the whole training set
+    (the same object every call) and an allowance of sequences; the learner works until it has a
+    candidate worth judging, has used the allowance, or gives up, and returns the :class:`Work`
+    done. State carries from one call to the next, so the next call continues. The harness
+    judges the frozen network (:meth:`predict`) with the task's criterion when ``check`` is set,
+    and never with a rule over training outputs: such a pairing is refused before a trial runs.
+    ``predict``, ``build``, ``n_weights``, ``is_finite``, ``diagnostics`` and the reset rule are
+    as for stream learners.
+    """
+
+    kind: ClassVar[str] = "set"
+
+    def fit(self, training_set: SequenceBlock, allowance: int) -> Work:
+        """Continue fitting on ``training_set``, presenting at most ``allowance`` sequences.
+
+        Return with ``Work(sequences=0, ...)`` only when the allowance is too small for the
+        smallest piece of work (the trial then ends on its budget). Return often enough (every
+        few seconds of work) that progress can be reported and Ctrl-C honoured.
+        """
+        raise NotImplementedError
+
+    def train(self, block: SequenceBlock) -> np.ndarray:
+        raise TypeError(f"{self.name!r} is a set learner: it fits on a fixed training set "
+                        "(SetLearner.fit), not on a stream of blocks")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ class Criterion:
     #: whether :meth:`observe` can report success inside a block; the trial loop keeps a copy of
     #: the learner before each block only when it can (to roll back to the success point)
     observe_can_succeed: bool = True
+    #: whether the rule can be decided on the frozen network alone (:meth:`check_frozen`), with
+    #: no training history; only such rules can judge a set learner
+    frozen: bool = False
 
     def observe(self, correct: np.ndarray, error: np.ndarray) -> int | None:
         """Consume one block's history; return the in-block index where the rule first holds."""
@@ -34,6 +37,12 @@ class Criterion:
         """Judge the frozen learner (``predict(block) -> outputs``); True when solved."""
         return False
 
+    def check_frozen(self, predict: Predict, presented: int) -> bool:
+        """Judge the frozen learner with no training history (``presented`` sequences so far,
+        for milestones); True when solved. Only for rules with :attr:`frozen` set."""
+        raise TypeError(f"{self.describe()!r} is a rule over the training history; it cannot "
+                        "judge a frozen network on its own")
+
     def describe(self) -> str:
         return self.name
 
@@ -42,6 +51,7 @@ class PeriodicCheck(Criterion):
     """Solved when ``test(predict)`` is true; evaluated every ``check_every`` sequences."""
 
     observe_can_succeed = False
+    frozen = True
 
     def __init__(self, name: str, test: Callable[[Predict], bool], check_every: int = 100):
         self.name = name
@@ -50,6 +60,9 @@ class PeriodicCheck(Criterion):
 
     def check(self, predict: Predict) -> bool:
         return bool(self.test(predict))
+
+    def check_frozen(self, predict: Predict, presented: int) -> bool:
+        return self.check(predict)
 
     def describe(self) -> str:
         return f"{self.name} (checked every {self.check_every} sequences)"
@@ -189,6 +202,8 @@ class StagedTestSet(Criterion):
     as ``st1_sequences`` (Tables 4 and 5 report both points for one run).
     """
 
+    frozen = True
+
     def __init__(self, measure: Callable[[Predict], tuple[int, float]], max_wrong: int,
                  mean_abs_below: float, check_every: int, name: str = "ST2"):
         self.measure = measure
@@ -202,6 +217,10 @@ class StagedTestSet(Criterion):
     def observe(self, correct, error):
         self._seen += len(correct)
         return None
+
+    def check_frozen(self, predict: Predict, presented: int) -> bool:
+        self._seen = int(presented)
+        return self.check(predict)
 
     def check(self, predict: Predict) -> bool:
         wrong, mean_abs = self.measure(predict)

@@ -13,6 +13,7 @@ from typing import Any
 from tabulate import tabulate
 
 from .runner import Config
+from .trial import STATUSES
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -20,6 +21,10 @@ FORMATS = ("table", "json", "csv", "markdown")
 def _mean(values: Sequence[float]) -> float | None:
     values = [v for v in values if v is not None and math.isfinite(v)]
     return float(statistics.fmean(values)) if values else None
+
+
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
 def _paper_test_error(extra) -> float | None:
@@ -48,6 +53,7 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
             "test_error": _paper_test_error(config.paper.extra),
         }
     metric_names = sorted({k for r in trial_rows for k in (r.get("metrics") or {})})
+    diagnostic_names = sorted({k for r in trial_rows for k in (r.get("diagnostics") or {})})
     return {
         "task": config.task,
         "learner": config.learner,
@@ -63,13 +69,17 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
             "min": int(min(counts)),
             "max": int(max(counts)),
         } if counts else None,
-        "statuses": {s: sum(r["status"] == s for r in trial_rows)
-                     for s in ("solved", "budget_exhausted", "diverged", "error")},
+        "statuses": {s: sum(r["status"] == s for r in trial_rows) for s in STATUSES},
         "budget": config.budget,
         "check_every": next((r["check_every"] for r in trial_rows if r.get("check_every")), 0),
         "test_error": _mean([(r.get("metrics") or {}).get("test_error") for r in trial_rows]),
         "metrics": {m: _mean([(r.get("metrics") or {}).get(m) for r in trial_rows])
                     for m in metric_names},
+        "diagnostics": {m: _mean([_number((r.get("diagnostics") or {}).get(m))
+                                  for r in trial_rows]) for m in diagnostic_names},
+        # the learner's own units of work, averaged like sequences to success: over solved trials
+        "work_to_success": {u: _mean([_number((r.get("diagnostics") or {}).get(u))
+                                      for r in solved]) for u in config.work_units},
         "wall_s_per_trial": _mean([r["wall_s"] for r in trial_rows]),
         "ns_per_step": _mean([r["ns_per_step"] for r in trial_rows]),
         "errors": sorted({(r.get("error") or "").splitlines()[0] for r in trial_rows
@@ -92,11 +102,17 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.0f}%"
 
 
+def _own_work(units: dict[str, float | None]) -> str:
+    """A set learner's own units of work to success, e.g. ``6.2 draws``."""
+    shown = [f"{v:,.1f} {k}" for k, v in units.items() if v is not None]
+    return "; ".join(shown) or "-"
+
+
 def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the human table."""
     header = ["learner", "preset", "W", "trials", "solved", "success", "seq mean", "median",
-              "min", "max", "test err", "s/trial", "ns/step", "paper success", "paper seq",
-              "paper test err"]
+              "min", "max", "own work", "test err", "s/trial", "ns/step", "paper success",
+              "paper seq", "paper test err"]
     cells = []
     for r in rows:
         s = r["sequences_to_success"] or {}
@@ -106,12 +122,17 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
             label, r["preset"] or "-", _fmt(r["n_weights"]), _fmt(r["trials"]),
             _fmt(r["successes"]), _pct(r["success_rate"]), _fmt(s.get("mean")),
             _fmt(s.get("median")), _fmt(s.get("min")), _fmt(s.get("max")),
+            _own_work(r.get("work_to_success") or {}),
             "-" if r["test_error"] is None else f"{r['test_error']:.4f}",
             _fmt(r["wall_s_per_trial"], 1), _fmt(r["ns_per_step"]),
             _pct(p.get("success_rate")) if p else "-",
             _fmt(p.get("sequences_to_success")) if p else "-",
             "-" if p.get("test_error") is None else f"{p['test_error']:.4f}",
         ])
+    if not any(r.get("work_to_success") for r in rows):  # no set learner: no such column
+        at = header.index("own work")
+        header = header[:at] + header[at + 1:]
+        cells = [c[:at] + c[at + 1:] for c in cells]
     return header, cells
 
 

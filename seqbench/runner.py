@@ -42,6 +42,8 @@ class Config:
     paper: PaperRow | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    #: the learner's own units of work (:attr:`~seqbench.contracts.Learner.work_units`)
+    work_units: tuple[str, ...] = ()
 
     def specs(self) -> list[TrialSpec]:
         return [
@@ -138,12 +140,15 @@ def plan(
             registry.learners[name].params, {**(p.learner_params if p else {}), **routed[name]},
             owner=f"learner {name!r}",
         )
+        if getattr(registry.learners[name], "kind", "stream") == "set":
+            _check_set_learner_pairing(task_cls, t_params, name, seed)
         configs.append(Config(
             task=task, task_params=t_params, learner=name, learner_params=l_params,
             preset=p.name if p else None,
             budget=budget or (p.budget if p and p.budget else task_cls.default_budget),
             trials=trials or (p.trials if p and p.trials else task_cls.default_trials),
             seed=seed, paper=p.paper if p else None,
+            work_units=tuple(getattr(registry.learners[name], "work_units", ()) or ()),
             overrides={**(task_params or {}), **routed[name]},
             versions={
                 "seqbench": __version__,
@@ -152,6 +157,18 @@ def plan(
             },
         ))
     return configs
+
+
+def _check_set_learner_pairing(task_cls, task_params: Mapping[str, Any], learner: str,
+                               seed: int) -> None:
+    """Refuse, before any trial runs, a set learner on a task it cannot be judged on."""
+    from .trial import TrialSpec, refuse_history_criterion, task_streams_for
+
+    task = task_cls(**task_params)
+    spec = TrialSpec(task=task_cls.name, learner=learner, task_params=task_params,
+                     learner_params={}, seed=seed, trial=0, budget=1)
+    refuse_history_criterion(task.start(task_streams_for(spec, task)).criterion, task_cls.name,
+                             learner)
 
 
 @dataclass
@@ -273,6 +290,9 @@ def _row(spec: TrialSpec, data: dict[str, Any]) -> dict[str, Any]:
     metrics = data.get("metrics") or {}
     if isinstance(metrics, str):
         metrics = json.loads(metrics)
+    diagnostics = data.get("diagnostics") or {}
+    if isinstance(diagnostics, str):
+        diagnostics = json.loads(diagnostics)
     row.update(key=spec.key, config_key=spec.config_key, task=spec.task, learner=spec.learner,
-               preset=spec.preset, trial=spec.trial, metrics=metrics)
+               preset=spec.preset, trial=spec.trial, metrics=metrics, diagnostics=diagnostics)
     return row

@@ -26,7 +26,7 @@ DEFAULT_DB_ENV = "SEQBENCH_DB"
 LOCK_TIMEOUT_ENV = "SEQBENCH_DB_TIMEOUT"
 DEFAULT_DB_NAME = "seqbench.db"
 #: statuses that are final: such a trial is reused, never recomputed
-REUSABLE = ("solved", "budget_exhausted", "diverged")
+REUSABLE = ("solved", "budget_exhausted", "stopped", "diverged")
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -73,6 +73,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             key TEXT PRIMARY KEY REFERENCES trials(key) ON DELETE CASCADE,
             points TEXT NOT NULL
         );
+        """,
+    ),
+    (
+        "002_learner_diagnostics",
+        """
+        ALTER TABLE trials ADD COLUMN diagnostics TEXT
         """,
     ),
 ]
@@ -198,7 +204,7 @@ class Store:
             result.stop_reason, result.sequences, result.sequences_to_success, result.time_steps,
             result.wall_s, result.compile_s, result.train_s, result.ns_per_step, result.n_weights,
             result.check_every, json.dumps(result.metrics, sort_keys=True), result.error,
-            time.time(),
+            time.time(), json.dumps(result.diagnostics, sort_keys=True),
         )
         try:
             with self.conn:
@@ -274,4 +280,5 @@ def row_to_dict(row: sqlite3.Row) -> dict[str, Any]:
     d = dict(row)
     d["spec"] = json.loads(d["spec"])
     d["metrics"] = json.loads(d["metrics"] or "{}")
+    d["diagnostics"] = json.loads(d.get("diagnostics") or "{}")
     return d

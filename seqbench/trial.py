@@ -19,14 +19,23 @@ from typing import Any
 
 import numpy as np
 
+from .blocks import SequenceBlock
 from .contracts import TaskStreams
 from .params import to_jsonable
 
-STATUSES = ("solved", "budget_exhausted", "diverged", "error")
+#: ``stopped``: a set learner ended on its own (a cap of units or draws) before success
+STATUSES = ("solved", "budget_exhausted", "stopped", "diverged", "error")
 STREAMS = {"data": 0, "order": 1, "test": 2, "init": 3}
 #: sequences per call into a learner's kernel, unless a periodic check needs a smaller step
 BLOCK_SEQUENCES = 100
 CURVE_POINTS = 200
+#: a set learner's allowance per fit call (at least one pass over its training set), so that
+#: long fits return now and then for progress, curves and Ctrl-C
+FIT_SEQUENCES = 100_000
+#: sequences in the fixed sample a set learner fits on when the task has no fixed training set
+#: and the learner declares no ``sample_size`` (the 100 training sequences of Hochreiter &
+#: Schmidhuber's guessing experiments)
+DEFAULT_SAMPLE_SIZE = 100
 
 
 def stream(seed: int, name: str, index: int) -> np.random.Generator:
@@ -88,7 +97,8 @@ class TrialSpec:
 class TrialResult:
     """The outcome of one trial.
 
-    ``status`` is one of ``solved``, ``budget_exhausted``, ``diverged`` or ``error``;
+    ``status`` is one of ``solved``, ``budget_exhausted``, ``stopped`` (a set learner ended on
+    its own), ``diverged`` or ``error``;
     ``stop_reason`` names the criterion that stopped a solved trial (or the budget, the
     non-finite value, the exception). ``sequences`` counts training sequences presented;
     ``sequences_to_success`` is the count when the criterion first held (None if it never did);
@@ -97,6 +107,7 @@ class TrialResult:
     ``ns_per_step`` is the time spent inside the learner's training calls per trained time step;
     ``compile_s`` (just-in-time compilation) is never part of ``wall_s``. ``curve`` is a sampled
     learning curve of ``(sequences, mean training error, fraction correct)`` triples.
+    ``diagnostics`` holds the learner's own measurements (:meth:`Learner.diagnostics`).
     """
 
     key: str
@@ -114,6 +125,7 @@ class TrialResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     curve: list[tuple[int, float, float]] = field(default_factory=list)
     error: str | None = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,27 +152,36 @@ def run_trial(spec: TrialSpec, registry=None) -> TrialResult:
     )
     t_start = time.perf_counter()
     try:
-        _train(spec, task, learner, result)
+        if getattr(learner, "kind", "stream") == "set":
+            _fit(spec, task, learner, result)
+        else:  # the learner may be rolled back to a copy taken at the success point
+            learner = _train(spec, task, learner, result)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # a learner or task that raises gives an ``error`` trial
         result.status = "error"
         result.stop_reason = type(exc).__name__
         result.error = f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=6)
+    result.diagnostics = _diagnostics(learner)
     result.wall_s = time.perf_counter() - t_start - result.compile_s
     if result.time_steps:
         result.ns_per_step = result.train_s / result.time_steps * 1e9
     return result
 
 
-def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
+def task_streams_for(spec: TrialSpec, task) -> TaskStreams:
+    """The task's random streams for the trial ``spec`` (data and test by dataset index)."""
     dataset = task.dataset_index(spec.trial)
-    streams = TaskStreams(
+    return TaskStreams(
         data=stream(spec.seed, "data", dataset),
         order=stream(spec.seed, "order", spec.trial),
         test=stream(spec.seed, "test", dataset),
     )
-    run = task.start(streams)
+
+
+def _start(spec: TrialSpec, task, learner, result: TrialResult):
+    """Start the task's run, build and compile the learner (compile time measured apart)."""
+    run = task.start(task_streams_for(spec, task))
     learner.build(task.spec(), stream(spec.seed, "init", spec.trial))
     # a learner without resets must be judged on successive sequences in one predict call
     run.learner_carries_state = bool(getattr(learner, "carries_state", False))
@@ -168,7 +189,13 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
     t0 = time.perf_counter()
     learner.compile()
     result.compile_s = time.perf_counter() - t0
+    return run
 
+
+def _train(spec: TrialSpec, task, learner, result: TrialResult):
+    """A stream learner's trial; returns the learner as it ended (a rolled-back copy after a
+    success inside a block)."""
+    run = _start(spec, task, learner, result)
     criterion = run.criterion
     every = int(getattr(criterion, "check_every", 0) or 0)
     result.check_every = every
@@ -190,7 +217,7 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
             result.sequences = seen + n
             result.status, result.stop_reason = "diverged", "non-finite outputs or weights"
             result.curve = _downsample(curve)
-            return
+            return learner
         correct, error = run.judge(block, outputs)
         curve.append((seen + n, float(np.mean(error)), float(np.mean(correct))))
         hit = criterion.observe(correct, error)
@@ -215,6 +242,86 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult) -> None:
     result.metrics.update(getattr(criterion, "milestones", {}) or {})
     result.metrics.update(run.evaluate(learner.predict))
     result.curve = _downsample(curve)
+    return learner
+
+
+def refuse_history_criterion(criterion, task: str, learner: str) -> None:
+    """Raise :class:`~seqbench.errors.ParamError` unless ``criterion`` can judge a set learner."""
+    from .errors import ParamError
+
+    if not getattr(criterion, "frozen", False):
+        raise ParamError(
+            f"task {task!r} stops on {criterion.describe()!r}, a rule over the training "
+            f"history; set learner {learner!r} can only be judged on its frozen network "
+            "(tasks with such a check: reber, lag-2a/2b/2c, two-sequence, latch, parity)")
+
+
+def fixed_training_set(run, learner) -> SequenceBlock:
+    """The set a set learner fits on: the task's fixed training set, or else the first
+    ``sample_size`` sequences of the trial's training stream (copied: blocks may be reused)."""
+    fixed = run.training_set()
+    if fixed is not None:
+        return fixed
+    n = int(learner.params.get("sample_size") or DEFAULT_SAMPLE_SIZE)
+    cap = getattr(run, "max_block_sequences", None) or BLOCK_SEQUENCES
+    parts = []
+    while n > 0:
+        parts.append(SequenceBlock.concatenate([run.training_block(min(n, cap))]))
+        n -= len(parts[-1])
+    return parts[0] if len(parts) == 1 else SequenceBlock.concatenate(parts)
+
+
+def _fit(spec: TrialSpec, task, learner, result: TrialResult) -> None:
+    """A set learner's trial: fit on the fixed set, judged frozen whenever it asks."""
+    run = _start(spec, task, learner, result)
+    criterion = run.criterion
+    refuse_history_criterion(criterion, spec.task, spec.learner)
+    data = fixed_training_set(run, learner)
+    presented = 0
+    curve: list[tuple[int, float, float]] = []
+    result.status = "budget_exhausted"
+    while presented < spec.budget:
+        allowance = min(spec.budget - presented, max(FIT_SEQUENCES, len(data)))
+        t0 = time.perf_counter()
+        work = learner.fit(data, allowance)
+        result.train_s += time.perf_counter() - t0
+        if not 0 <= work.sequences <= allowance:
+            raise RuntimeError(f"learner {spec.learner!r} reported {work.sequences} sequences "
+                               f"presented in a call allowed {allowance}")
+        presented += int(work.sequences)
+        result.time_steps += int(work.time_steps)
+        outputs = learner.predict(data)
+        if not (_outputs_finite(data, outputs) and learner.is_finite()):
+            result.sequences = presented
+            result.status, result.stop_reason = "diverged", "non-finite outputs or weights"
+            result.curve = _downsample(curve)
+            return
+        correct, error = run.judge(data, outputs)
+        curve.append((presented, float(np.mean(error)), float(np.mean(correct))))
+        if work.check and criterion.check_frozen(learner.predict, presented):
+            result.status, result.sequences_to_success = "solved", presented
+            break
+        if work.stopped:
+            result.status = "stopped"
+            break
+        if work.sequences == 0:  # the rest of the budget is too small for any work
+            break
+    result.sequences = presented
+    result.stop_reason = {"solved": (getattr(criterion, "fired", None) or criterion).describe(),
+                          "stopped": "the learner stopped on its own"}.get(result.status, "budget")
+    result.metrics.update(getattr(criterion, "milestones", {}) or {})
+    result.metrics.update(run.evaluate(learner.predict))
+    result.curve = _downsample(curve)
+
+
+def _diagnostics(learner) -> dict[str, Any]:
+    """The learner's diagnostics as JSON-ready numbers; a failing learner reports none."""
+    try:
+        found = dict(learner.diagnostics() or {})
+    except Exception:
+        return {}
+    return {str(k): v.item() if isinstance(v, np.generic) else to_jsonable(v)
+            for k, v in found.items()}
 
 
 def _snapshot(learner):

@@ -200,6 +200,7 @@ class FrozenTestABS(Criterion):
     """
 
     observe_can_succeed = False
+    frozen = True
 
     def __init__(self, name: str, test, screen: int, check_every: int, cap: int = 10_000):
         self.name = name
@@ -227,6 +228,12 @@ class FrozenTestABS(Criterion):
         if not passed:  # back off: double, at least what the failed test got, at most `cap`
             self.required = min(max(self.screen, int(evaluated), 2 * self.required), self.cap)
         return bool(passed)
+
+    def check_frozen(self, predict, presented: int) -> bool:
+        """The frozen test itself, without the on-line pre-screen (a set learner has no
+        on-line outputs to screen)."""
+        self.milestones["frozen_tests"] += 1
+        return bool(self.test(predict)[0])
 
     def describe(self) -> str:
         return f"{self.name} (checked every {self.check_every} sequences)"
@@ -436,8 +443,8 @@ class Lag2aRun(PredictionRun):
     def __init__(self, task: Task, streams: TaskStreams):
         p = task.params["p"]
         self.order = streams.order
-        self.training_set = lag_2a_sequences(np.array([0, 1]), p)
-        self.test_symbols = self.training_set
+        self.training_sequences = lag_2a_sequences(np.array([0, 1]), p)
+        self.test_symbols = self.training_sequences
         self.test_lengths = np.full(2, p + 1)
         #: the 10,000 successive test sequences (their classes, in order); a learner that
         #: resets its state is judged on the two sequences, weighted by how often each was drawn
@@ -446,11 +453,16 @@ class Lag2aRun(PredictionRun):
         super().__init__(task, streams)
 
     def _draw_training(self, n):
-        return self.training_set[self.order.integers(0, 2, size=n)], np.full(n, self.params["p"] + 1)
+        return self.training_sequences[self.order.integers(0, 2, size=n)], \
+            np.full(n, self.params["p"] + 1)
+
+    def training_set(self) -> SequenceBlock:
+        """The two training sequences, (y, a1 ... a_{p-1}, y) and (x, a1 ... a_{p-1}, x)."""
+        return self._encode(self.training_sequences, np.full(2, self.params["p"] + 1))
 
     def _stream_sequences(self):
         n = len(self.test_draws)
-        return self.training_set[self.test_draws], np.full(n, self.params["p"] + 1)
+        return self.training_sequences[self.test_draws], np.full(n, self.params["p"] + 1)
 
 
 class Lag2bRun(PredictionRun):

@@ -191,6 +191,10 @@ class ReberRun(TaskRun):
                 return False
         return True
 
+    def training_set(self) -> SequenceBlock:
+        """The 256 training strings (set learners fit on them; stream learners draw from them)."""
+        return self.train_set
+
     def training_block(self, n: int) -> SequenceBlock:
         return self.train_set.take(self.order.integers(len(self.train_set), size=n))
 
