@@ -12,13 +12,15 @@ from typing import Any
 import numpy as np
 
 from ..blocks import SequenceBlock, final_step_outputs
-from ..contracts import Learner, Task, TaskSpec
+from ..contracts import Learner, Task, TaskSpec, Work
 from ..params import resolve_params
 from ..trial import stream
 from .support import (
     GRADIENT_METHODS,
     LEARN_BLOCK,
     LEARN_BUDGET,
+    LEARN_BUDGET_SET,
+    SET_SIZE,
     NAME_PATTERN,
     SEED,
     Check,
@@ -66,6 +68,45 @@ class LearnerCase:
     def block(self, n: int, seed: int = SEED) -> SequenceBlock:
         """The first ``n`` training sequences of the task under ``seed``."""
         return self.task.start(task_streams(seed)).training_block(n)
+
+    @property
+    def is_set(self) -> bool:
+        """Whether the learner fits on a fixed set (:class:`~seqbench.contracts.SetLearner`)."""
+        return getattr(self.learner, "kind", "stream") == "set"
+
+
+def _learn(learner: Learner, block: SequenceBlock, is_set: bool) -> np.ndarray | None:
+    """Train a stream learner on ``block`` (its outputs), or let a set learner fit on it as its
+    fixed set until it asks to be judged, stops, or has presented four passes (None)."""
+    if not is_set:
+        return learner.train(block)
+    _fit_until(learner, block, 4 * len(block), len(block))
+    return None
+
+
+def _fit_until(learner: Learner, data: SequenceBlock, total: int, step: int) -> tuple[int, bool]:
+    """Call ``fit`` with allowances of at most ``step`` until ``total`` sequences are presented,
+    the learner asks to be judged or stops, or it can do nothing more; checks every
+    :class:`~seqbench.contracts.Work` on the way. Returns (sequences presented, whether the
+    last call asked to be judged or stopped)."""
+    presented = 0
+    while presented < total:
+        allowance = min(step, total - presented)
+        work = learner.fit(data, allowance)
+        assert isinstance(work, Work), f"fit returned {type(work).__name__}, not Work"
+        for field in ("sequences", "time_steps"):
+            value = getattr(work, field)
+            assert isinstance(value, numbers.Integral) and not isinstance(value, bool), (
+                f"Work.{field} is {value!r}; it must be an int")
+        assert 0 <= work.sequences <= allowance, (
+            f"fit presented {work.sequences} sequences with an allowance of {allowance}")
+        assert work.time_steps >= 0, f"Work.time_steps is {work.time_steps}"
+        presented += work.sequences
+        if work.check or work.stopped:
+            return presented, True
+        if work.sequences == 0:
+            break
+    return presented, False
 
 
 def learner_case(learner: type[Learner], params: Mapping[str, Any] | None = None, *,
@@ -128,7 +169,9 @@ def check_learner_output_shapes(case: LearnerCase) -> None:
     for n in (1, 5):
         block = case.block(n)
         want = (len(block), block.inputs.shape[1], case.spec.n_outputs)
-        for what in ("predict", "train"):
+        if case.is_set:  # fit reports honest Work; the outputs come from predict alone
+            _fit_until(learner, block, 2 * len(block), len(block))
+        for what in (("predict",) if case.is_set else ("predict", "train")):
             out = getattr(learner, what)(block)
             assert isinstance(out, np.ndarray), f"{what} returned {type(out).__name__}"
             assert out.dtype == np.float64, f"{what} returned dtype {out.dtype}, not float64"
@@ -145,8 +188,10 @@ def check_learner_sizes_to_spec(case: LearnerCase) -> None:
         out = learner.predict(block)
         assert out.shape == (2, 3, n_out), (
             f"built for {n_in} inputs and {n_out} outputs, predict returned shape {out.shape}")
-        out = learner.train(block)
-        assert out.shape == (2, 3, n_out), f"train returned shape {out.shape}"
+        out = _learn(learner, block, case.is_set)
+        if out is None:
+            out = learner.predict(block)
+        assert out.shape == (2, 3, n_out), f"after learning, outputs have shape {out.shape}"
 
 
 def check_learner_determinism(case: LearnerCase) -> None:
@@ -155,14 +200,19 @@ def check_learner_determinism(case: LearnerCase) -> None:
     block, later = case.block(6), case.block(6, SEED + 1)
     a, b = case.built(), case.built()
     a.compile()
-    train_a, train_b = a.train(block), b.train(block)
+    train_a, train_b = _learn(a, block, case.is_set), _learn(b, block, case.is_set)
+    if case.is_set:
+        train_a, train_b = a.predict(block), b.predict(block)
     assert _same_on_valid(block, train_a, train_b), (
         f"two learners built from one seed trained on one block gave different outputs (by up "
         f"to {_max_diff(block, train_a, train_b):.3g})")
     pa, pb = a.predict(later), b.predict(later)
     assert _same_on_valid(later, pa, pb), "after identical training, predictions differ"
-    other = case.built(SEED + 1).predict(later)
-    fresh = case.built().predict(later)
+    other, fresh = case.built(SEED + 1), case.built()
+    if case.is_set:  # a set learner's net may be blank until it has fitted
+        _learn(other, block, True)
+        _learn(fresh, block, True)
+    other, fresh = other.predict(later), fresh.predict(later)
     assert not _same_on_valid(later, other, fresh), (
         "learners built from different seeds compute the same outputs: build ignores its rng")
 
@@ -201,7 +251,20 @@ def _joined(block: SequenceBlock) -> SequenceBlock:
 
 def check_learner_block_split(case: LearnerCase) -> None:
     """Training on a block in one call or in two calls gives the same outputs and the same net:
-    the harness cuts training into blocks wherever its checks fall."""
+    the harness cuts training into blocks wherever its checks fall. For a set learner: fitting
+    in one long call or in calls of one pass each reaches the same point (the same sequences
+    presented when it first asks to be judged, or after four passes) with the same net."""
+    if case.is_set:
+        data, probe = case.block(8), case.block(4, SEED + 1)
+        whole, split = case.built(), case.built()
+        n_whole = _fit_until(whole, data, 4 * len(data), 4 * len(data))
+        n_split = _fit_until(split, data, 4 * len(data), len(data))
+        assert n_whole == n_split, (
+            f"one fit call reached (sequences, asked to be judged) = {n_whole}, calls of one "
+            f"pass each {n_split}: the result depends on how the harness cuts fit calls")
+        assert _same_on_valid(probe, whole.predict(probe), split.predict(probe), exact=False), (
+            "the net fitted in one call predicts differently from the net fitted in several")
+        return
     block, probe = case.block(8), case.block(4, SEED + 1)
     whole, split = case.built(), case.built()
     out_whole = whole.train(block)
@@ -226,7 +289,10 @@ def check_learner_predict_is_pure(case: LearnerCase) -> None:
     assert _same_on_valid(block, first, second), "predicting one block twice gave different outputs"
     if weights is not None:
         assert np.array_equal(weights, a.get_weights()), "predict changed the weights"
-    assert _same_on_valid(train_block, a.train(train_block), b.train(train_block)), (
+    out_a, out_b = _learn(a, train_block, case.is_set), _learn(b, train_block, case.is_set)
+    if case.is_set:
+        out_a, out_b = a.predict(train_block), b.predict(train_block)
+    assert _same_on_valid(train_block, out_a, out_b), (
         "training after predict gives other outputs than training without it: predict left "
         "state behind")
 
@@ -239,7 +305,7 @@ def check_learner_copy(case: LearnerCase) -> None:
     before = learner.predict(block)
     twin = copy.deepcopy(learner)
     assert _same_on_valid(block, twin.predict(block), before), "the copy predicts differently"
-    twin.train(case.block(6, SEED + 1))
+    _learn(twin, case.block(6, SEED + 1), case.is_set)
     assert _same_on_valid(block, learner.predict(block), before), (
         "training the copy changed the original: they share weight arrays")
 
@@ -251,10 +317,13 @@ def check_learner_trial(case: LearnerCase) -> None:
     from ..trial import TrialSpec, run_trial
 
     registry = Registry()
+    task_params = dict(case.task.params)
+    if case.is_set and isinstance(case.task, RecallFirstBit):
+        task_params["judge"] = "frozen"  # a set learner is judged on its frozen net
     registry.tasks[case.task.name] = type(case.task)
     registry.learners[case.learner.name] = case.learner
     spec = TrialSpec(task=case.task.name, learner=case.learner.name,
-                     task_params=case.task.params, learner_params=case.params, seed=SEED,
+                     task_params=task_params, learner_params=case.params, seed=SEED,
                      trial=0, budget=2 * LEARN_BLOCK)
     result = run_trial(spec, registry)
     assert result.status not in ("error", "diverged"), (
@@ -280,11 +349,16 @@ def check_learner_learns(case: LearnerCase) -> None:
                               - bits) ** 2))
 
     before = mse()
-    for _ in range(LEARN_BUDGET // LEARN_BLOCK):
-        learner.train(run.training_block(LEARN_BLOCK))
+    budget = LEARN_BUDGET
+    if case.is_set:  # fit on a fixed sample of the toy stream until judged, stopped or budget
+        budget = LEARN_BUDGET_SET
+        _fit_until(learner, run.training_block(SET_SIZE), budget, budget)
+    else:
+        for _ in range(LEARN_BUDGET // LEARN_BLOCK):
+            learner.train(run.training_block(LEARN_BLOCK))
     after = mse()
     assert math.isfinite(after) and after < 0.125 and after < before, (
-        f"after {LEARN_BUDGET} sequences of recall-first-bit the held-out squared error is "
+        f"after {budget} sequences of recall-first-bit the held-out squared error is "
         f"{after:.4f} (untrained {before:.4f}); it must fall below 0.125, half the best constant "
         "output's 0.25 (raise the learning rate in test_params if the rule is just slow)")
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..blocks import SequenceBlock, final_step_outputs
 from ..contracts import Learner, Task, TaskRun, TaskSpec, TaskStreams
-from ..criteria import SuccessiveCorrect
+from ..criteria import PeriodicCheck, SuccessiveCorrect
 from ..params import Param, resolve_params
 from ..trial import stream
 
@@ -22,6 +22,12 @@ SEED = 1997
 LEARN_BUDGET = 2000
 #: sequences per training call in the learning smoke test and trial checks (the harness's size)
 LEARN_BLOCK = 100
+#: sequences a set learner may present in the learning smoke test (it fits on a fixed sample of
+#: ``SET_SIZE`` toy sequences; a search such as random guessing needs more passes than a
+#: gradient learner needs fresh sequences)
+LEARN_BUDGET_SET = 20_000
+#: sequences in the fixed toy training set a set learner fits on in the kit's checks
+SET_SIZE = 200
 #: a plugin's name must be usable in ``--learners a,b@preset`` and ``-p learner.key=value``
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
@@ -65,7 +71,14 @@ class RecallFirstBitRun(TaskRun):
     def __init__(self, task: RecallFirstBit, streams: TaskStreams):
         self.max_lag = task.params["max_lag"]
         self.streams = streams
-        self.criterion = SuccessiveCorrect(task.params["successes"])
+        if task.params["judge"] == "frozen":
+            held_out = recall_first_bit_block(streams.test, SET_SIZE, self.max_lag)
+            self.criterion = PeriodicCheck(
+                "every held-out sequence within 0.5 of its bit",
+                lambda predict: bool(self.judge(held_out, predict(held_out))[0].all()),
+                check_every=LEARN_BLOCK)
+        else:
+            self.criterion = SuccessiveCorrect(task.params["successes"])
 
     def training_block(self, n: int) -> SequenceBlock:
         return recall_first_bit_block(self.streams.data, n, self.max_lag)
@@ -116,6 +129,10 @@ class RecallFirstBit(Task):
                          low=1, high=1000),
         "successes": Param(200, "successive correct sequences that count as solved", "int",
                            low=1, high=1_000_000),
+        "judge": Param("history", "history: solved after `successes` correct training "
+                       "sequences in a row; frozen: solved when the frozen net gets 200 "
+                       "held-out sequences right (the form a set learner can be judged by)",
+                       "str", choices=("history", "frozen")),
     }
 
     def spec(self) -> TaskSpec:
