@@ -203,6 +203,11 @@ class LSTM97(Learner):
     def is_finite(self) -> bool:
         return bool(np.isfinite(self.wh).all() and np.isfinite(self.wo).all())
 
+    def diagnostics(self) -> dict[str, float]:
+        """Sequential construction: ``block_<k>_added_at``, the training sequences seen when
+        block k was added (Exp. 2a/2b's cell)."""
+        return {f"block_{k}_added_at": n for k, n in enumerate(self.grown_at, start=1)}
+
 
 def _sequence_errors(block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
     """Per sequence: summed squared output error over its steps with targets."""
