@@ -2,12 +2,13 @@
 ``seqbench plugins``, runs through ``seqbench compare`` beside a built-in, and passes the
 conformance kit; its GRU kernel equals its NumPy reference.
 
-The package stays installed afterwards (reinstalling is idempotent); it only adds the names
-``gru`` and ``copy-memory``, which tests of the built-ins do not depend on.
+The package is uninstalled afterwards unless it was installed before the tests ran, so the test
+suite leaves the environment as it found it.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import subprocess
@@ -40,14 +41,28 @@ def _pip_install_args() -> list[str]:
     return [sys.executable, "-m", "pip", "install", "--no-deps", *isolation, "-e", str(EXAMPLE)]
 
 
+def _installed_before() -> bool:
+    try:
+        importlib.metadata.distribution("seqbench-gru")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def installed():
-    """pip-install the example package (editable) into this environment."""
+    """pip-install the example package (editable) into this environment for these tests, and
+    uninstall it afterwards unless it was there before."""
     probe = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip(f"pip is not available in this interpreter: {probe.stderr.decode()[-300:]}")
+    was_there = _installed_before()
     done = subprocess.run(_pip_install_args(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"pip install -e {EXAMPLE} failed:\n{done.stdout}\n{done.stderr}"
+    yield
+    if not was_there:
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "seqbench-gru"],
+                       capture_output=True, timeout=600)
 
 
 def test_seqbench_plugins_lists_the_example_with_its_version(installed):
