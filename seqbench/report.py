@@ -12,6 +12,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from . import stats
 from .runner import Config
 from .trial import STATUSES
 
@@ -52,6 +53,11 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
             **dict(config.paper.extra),
             "test_error": _paper_test_error(config.paper.extra),
         }
+    judged = [r for r in trial_rows if r["status"] != "error"]  # an error says nothing of speed
+    km_times = [r["sequences_to_success"] if r["status"] == "solved" else (r["sequences"] or 0)
+                for r in judged]
+    km_solved = [r["status"] == "solved" for r in judged]
+    interval = stats.wilson_interval(len(solved), n)
     metric_names = sorted({k for r in trial_rows for k in (r.get("metrics") or {})})
     diagnostic_names = sorted({k for r in trial_rows for k in (r.get("diagnostics") or {})})
     return {
@@ -63,12 +69,20 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
         "trials": n,
         "successes": len(solved),
         "success_rate": len(solved) / n if n else None,
+        "success_interval": list(interval) if interval else None,
         "sequences_to_success": {
             "mean": float(statistics.fmean(counts)),
             "median": float(statistics.median(counts)),
             "min": int(min(counts)),
             "max": int(max(counts)),
         } if counts else None,
+        # Kaplan-Meier quartiles, unsolved trials censored at the sequences they ran
+        "sequences_km": {f"q{int(q * 100)}": stats.km_quantile(km_times, km_solved, q)
+                         for q in (0.25, 0.5, 0.75)} if judged else None,
+        "outcomes": [[r["trial"], r["status"] == "solved", r["sequences_to_success"]]
+                     for r in sorted(trial_rows, key=lambda r: r["trial"])],
+        "seed": config.seed,
+        "task_params": dict(config.task_params),
         "statuses": {s: sum(r["status"] == s for r in trial_rows) for s in STATUSES},
         "budget": config.budget,
         "check_every": next((r["check_every"] for r in trial_rows if r.get("check_every")), 0),
@@ -102,6 +116,58 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.0f}%"
 
 
+def _pct_interval(row: dict[str, Any]) -> str:
+    """``20% [9-38]``: the success rate and its Wilson 95 % interval, in percent."""
+    ci = row.get("success_interval")
+    if row["success_rate"] is None or not ci:
+        return _pct(row["success_rate"])
+    return f"{_pct(row['success_rate'])} [{100 * ci[0]:.0f}-{100 * ci[1]:.0f}]"
+
+
+def _km(row: dict[str, Any], q: str) -> str:
+    """A Kaplan-Meier quartile of sequences to success; ``>N`` where too few trials solved."""
+    km = row.get("sequences_km")
+    if not km:
+        return "-"
+    return _fmt(int(km[q])) if km[q] is not None else f">{row['budget']:,}"
+
+
+def paired_tests(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Paired comparisons of every two rows run on the same task, task parameters and seed (so
+    trial i of each saw the same data): exact McNemar on success, sign test on which was first."""
+    out = []
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            if (a["task"], a.get("task_params"), a.get("seed")) != \
+                    (b["task"], b.get("task_params"), b.get("seed")):
+                continue
+            test = stats.paired_test(
+                {t: (ok, n) for t, ok, n in a.get("outcomes") or []},
+                {t: (ok, n) for t, ok, n in b.get("outcomes") or []})
+            if test.trials:
+                out.append({"a": _label(a), "b": _label(b), **vars(test)})
+    return out
+
+
+def _label(row: dict[str, Any]) -> str:
+    return (row["learner"] + (f"@{row['preset']}" if row["preset"] else "")
+            + "".join(f" {k}={v}" for k, v in row["overrides"].items()))
+
+
+def _p(p: float | None) -> str:
+    return "-" if p is None else f"{p:.3g}"
+
+
+def paired_lines(tests: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per paired comparison, for the human table."""
+    return [
+        f"{t['a']} vs {t['b']} ({t['trials']} paired trials): solved by one only "
+        f"{t['only_a']} vs {t['only_b']}, McNemar exact p = {_p(t['mcnemar_p'])}; first to "
+        f"success {t['a_first']} vs {t['b_first']} ({t['ties']} ties), sign test p = "
+        f"{_p(t['sign_p'])}"
+        for t in tests]
+
+
 def _own_work(units: dict[str, float | None]) -> str:
     """A set learner's own units of work to success, e.g. ``6.2 draws``."""
     shown = [f"{v:,.1f} {k}" for k, v in units.items() if v is not None]
@@ -110,9 +176,9 @@ def _own_work(units: dict[str, float | None]) -> str:
 
 def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the human table."""
-    header = ["learner", "preset", "W", "trials", "solved", "success", "seq mean", "median",
-              "min", "max", "own work", "test err", "s/trial", "ns/step", "paper success",
-              "paper seq", "paper test err"]
+    header = ["learner", "preset", "W", "trials", "solved", "success [95% CI]", "seq mean",
+              "KM median", "KM q25-q75", "own work", "test err", "s/trial", "ns/step",
+              "paper success", "paper seq", "paper test err"]
     cells = []
     for r in rows:
         s = r["sequences_to_success"] or {}
@@ -120,8 +186,8 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
         label = r["learner"] + "".join(f" {k}={v}" for k, v in r["overrides"].items())
         cells.append([
             label, r["preset"] or "-", _fmt(r["n_weights"]), _fmt(r["trials"]),
-            _fmt(r["successes"]), _pct(r["success_rate"]), _fmt(s.get("mean")),
-            _fmt(s.get("median")), _fmt(s.get("min")), _fmt(s.get("max")),
+            _fmt(r["successes"]), _pct_interval(r), _fmt(s.get("mean")),
+            _km(r, "q50"), f"{_km(r, 'q25')}-{_km(r, 'q75')}" if r.get("sequences_km") else "-",
             _own_work(r.get("work_to_success") or {}),
             "-" if r["test_error"] is None else f"{r['test_error']:.4f}",
             _fmt(r["wall_s_per_trial"], 1), _fmt(r["ns_per_step"]),
@@ -138,11 +204,15 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
 
 def render(rows: Sequence[dict[str, Any]], fmt: str = "table") -> str:
     """Render report rows as ``table``, ``markdown``, ``csv`` or ``json``."""
+    tests = paired_tests(rows)
     if fmt == "json":
-        return json.dumps({"rows": list(rows)}, indent=2, sort_keys=False)
+        return json.dumps({"rows": list(rows), "paired": tests}, indent=2, sort_keys=False)
     header, cells = table_rows(rows)
+    notes = ""
+    if tests:
+        notes = "\n\npaired tests (same trials, same data):\n" + "\n".join(paired_lines(tests))
     if fmt == "markdown":
-        return tabulate(cells, header, tablefmt="github", disable_numparse=True)
+        return tabulate(cells, header, tablefmt="github", disable_numparse=True) + notes
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
@@ -151,5 +221,5 @@ def render(rows: Sequence[dict[str, Any]], fmt: str = "table") -> str:
             writer.writerow([r["task"], *c])
         return buf.getvalue()
     if fmt == "table":
-        return tabulate(cells, header, tablefmt="simple", disable_numparse=True)
+        return tabulate(cells, header, tablefmt="simple", disable_numparse=True) + notes
     raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")

@@ -79,4 +79,5 @@ def test_the_guides_set_learner_passes_the_kit_and_runs_through_compare(tmp_path
     assert rows["lstm97"]["trials"] == 2 and not rows["lstm97"]["errors"]
     refused = run_cli(["compare", "--task", "adding", "--learners", "ridge-reservoir",
                        "--db", db], env)
-    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("seqbench: error")]
+    assert refused.returncode == 2 and len(errors) == 1 and "training history" in errors[0]
