@@ -140,26 +140,61 @@ def _num(v) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-def _print_plan(configs, path) -> None:
-    """The run matrix, with how much of it the store already holds, without running anything."""
-    from tabulate import tabulate
-
+def _print_plan(configs, path, fmt: str = "table", jobs: int = 1) -> None:
+    """The run matrix, with how much of it the store already holds and what the rest should
+    cost, without running anything (a short calibration trial stands in where nothing is
+    stored)."""
+    from .runner import estimate_cost
     from .store import Store
 
-    stored: dict[str, int] = {}
+    stored: dict[int, list[dict]] = {}
     if Path(path).exists():
         with Store(path, readonly=True) as store:
             for c in configs:
-                stored[id(c)] = len(store.finished(s.key for s in c.specs()))
-    rows = [[c.task, c.learner, c.preset or "-",
-             " ".join(f"{k}={v}" for k, v in c.overrides.items()) or "-",
-             c.trials, f"{c.budget:,}", stored.get(id(c), 0)] for c in configs]
+                stored[id(c)] = store.trials(s.key for s in c.specs())
+    plans = []
+    for c in configs:
+        done = [t for t in stored.get(id(c), []) if t["status"] != "error"]
+        cost = estimate_cost(c, done, registry=_registry())
+        plans.append({
+            "task": c.task, "learner": c.learner, "preset": c.preset,
+            "overrides": dict(c.overrides), "trials": c.trials, "budget": c.budget,
+            "already_stored": len(done), "to_run": c.trials - len(done), **cost,
+        })
+    total = {
+        "trials": sum(p["trials"] for p in plans),
+        "already_stored": sum(p["already_stored"] for p in plans),
+        "to_run": sum(p["to_run"] for p in plans),
+        "estimated_s": sum(p["estimated_s"] for p in plans),
+        "worst_case_s": sum(p["worst_case_s"] for p in plans),
+        "jobs": jobs, "store": str(path),
+    }
+    if fmt == "json":
+        click.echo(json.dumps({"rows": plans, "total": total}, indent=2))
+        return
+    from tabulate import tabulate
+
+    rows = [[p["task"], p["learner"], p["preset"] or "-",
+             " ".join(f"{k}={v}" for k, v in p["overrides"].items()) or "-", p["trials"],
+             f"{p['budget']:,}", p["already_stored"], _duration(p["estimated_s"]),
+             _duration(p["worst_case_s"]), p["basis"]] for p in plans]
     click.echo(tabulate(rows, ["task", "learner", "preset", "overrides", "trials", "budget",
-                               "already stored"], tablefmt="simple"))
-    total = sum(c.trials for c in configs)
-    done = sum(stored.values())
-    click.echo(f"{total} trials planned, {done} already stored, {total - done} to run "
-               f"(store {path})")
+                               "already stored", "est. time", "if none solves", "estimated from"],
+                        tablefmt="simple", disable_numparse=True))
+    click.echo(f"{total['trials']} trials planned, {total['already_stored']} already stored, "
+               f"{total['to_run']} to run: about {_duration(total['estimated_s'] / jobs)} on "
+               f"{jobs} job{'s' if jobs != 1 else ''}, at most "
+               f"{_duration(total['worst_case_s'] / jobs)} if no trial stops early (store {path})")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
@@ -171,26 +206,30 @@ def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
     registry = _registry()
     path = db or default_db_path()
     if dry_run:
-        _print_plan(configs, path)
+        _print_plan(configs, path, fmt, jobs)
         return
+    from .progress import Display
+
     specs = [s for c in configs for s in c.specs()]
     with Store(path) as store:
-        def progress(spec, row, i, total):
-            if quiet:
-                return
-            seq = row["sequences_to_success"]
-            what = f"solved after {seq:,} sequences" if seq else \
-                f"{row['status']} after {row['sequences']:,} sequences"
-            if row["status"] == "error":
-                what = "error: " + (row.get("error") or "").splitlines()[0]
-            _echo_err(f"[{i}/{total}] {spec.learner}@{spec.preset or '-'} on {spec.task}, "
-                      f"trial {spec.trial}: {what} ({row['wall_s']:.1f} s)")
-
+        to_run = len(specs) - len(store.finished(s.key for s in specs))
         n_configs = len(configs)
         _echo_err(f"seqbench: {len(specs)} trials in {n_configs} configuration"
                   f"{'s' if n_configs != 1 else ''}; store {path}")
-        outcome = execute(specs, store, jobs=jobs, executor=executor, scheduler=scheduler,
-                          registry=registry, command=command, on_result=progress)
+        with Display(to_run, jobs, quiet, {s.key: s.budget for s in specs}) as display:
+            def progress(spec, row, i, total):
+                seq = row["sequences_to_success"]
+                what = f"solved after {seq:,} sequences" if seq else \
+                    f"{row['status']} after {row['sequences']:,} sequences"
+                if row["status"] == "error":
+                    what = "error: " + (row.get("error") or "").splitlines()[0]
+                display.trial_done(
+                    spec.key, row["status"], row["wall_s"],
+                    f"[{i}/{total}] {spec.learner}@{spec.preset or '-'} on {spec.task}, "
+                    f"trial {spec.trial}: {what} ({row['wall_s']:.1f} s)")
+
+            outcome = execute(specs, store, jobs=jobs, executor=executor, scheduler=scheduler,
+                              registry=registry, command=command, on_result=progress)
         _echo_err(f"seqbench: {outcome.reused} trials reused from the store, "
                   f"{outcome.ran} run now")
         if outcome.interrupted:
@@ -202,6 +241,13 @@ def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
         trial_rows = [outcome.results[s.key] for s in c.specs() if s.key in outcome.results]
         rows.append(summarise(c, trial_rows))
     click.echo(render(rows, fmt))
+    errored = [r for r in outcome.results.values() if r["status"] == "error"]
+    if errored:
+        first = (errored[0].get("error") or "").splitlines()[0]
+        _echo_err(f"seqbench: {len(errored)} trial{'s' if len(errored) != 1 else ''} ended in "
+                  f"error (first: {errored[0]['learner']} trial {errored[0]['trial']}: {first}); "
+                  "'seqbench export' shows every message")
+        sys.exit(1)
 
 
 def _common_run_options(f):
@@ -245,11 +291,14 @@ def compare(task, learners, preset, learner_params, task_params, trials, seed, b
     from .params import parse_assignments
     from .runner import parse_learner_list, plan
 
+    notes: list[str] = []
     configs = plan(
         _registry(), task, parse_learner_list(learners), preset=preset, trials=trials,
         seed=seed, budget=budget, task_params=parse_assignments(task_params, "-t"),
-        learner_params=parse_assignments(learner_params, "-p"),
+        learner_params=parse_assignments(learner_params, "-p"), notes=notes,
     )
+    for note in notes:
+        _echo_err(f"seqbench: note: {note}")
     _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run)
 
 
@@ -266,8 +315,12 @@ def run(task, learner, preset, learner_params, task_params, trials, seed, budget
     from .params import parse_assignments
     from .runner import parse_learner_list, plan
 
+    chosen = parse_learner_list(learner)
+    if len(chosen) > 1:
+        raise SeqbenchError(f"run takes one learner, got {len(chosen)} ({learner}); use "
+                            "'seqbench compare --learners ...' for several")
     configs = plan(
-        _registry(), task, parse_learner_list(learner)[:1], preset=preset, trials=trials or 1,
+        _registry(), task, chosen, preset=preset, trials=trials or 1,
         seed=seed, budget=budget, task_params=parse_assignments(task_params, "-t"),
         learner_params=parse_assignments(learner_params, "-p"),
     )
@@ -329,22 +382,28 @@ def _row_id(preset) -> str:
 @click.option("--db", default=None, help="SQLite store (default ./seqbench.db).")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json",
               show_default=True)
-def export(db, fmt) -> None:
-    """Print every stored trial as JSON or CSV."""
-    import csv
+@click.option("--curves", is_flag=True,
+              help="Learning curves as tidy rows (one per recorded point) instead of trials.")
+@click.option("--task", default=None, help="Only this task's trials.")
+def export(db, fmt, curves, task) -> None:
+    """Print every stored trial (or, with --curves, every learning-curve point) as JSON or CSV.
 
-    from .store import Store, default_db_path
+    From Python: seqbench.load(db).trials() / .curves() / .summary().
+    """
+    from .report import to_csv
+    from .results import load
+    from .store import default_db_path
 
-    with Store(db or default_db_path(), readonly=True) as store:
-        rows = list(store.iter_rows())
+    results = load(db or default_db_path())
+    rows = results.curves(task=task) if curves else results.trials(task=task)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    cols = [k for k in (rows[0] if rows else {}) if k not in ("spec", "metrics")]
-    writer = csv.writer(sys.stdout)
-    writer.writerow(cols + ["metrics", "spec"])
-    for r in rows:
-        writer.writerow([r[c] for c in cols] + [json.dumps(r["metrics"]), json.dumps(r["spec"])])
+    if not curves:
+        rows = [{**{k: v for k, v in r.items() if k not in ("spec", "metrics", "diagnostics")},
+                 "metrics": json.dumps(r["metrics"]), "diagnostics": json.dumps(r["diagnostics"]),
+                 "spec": json.dumps(r["spec"])} for r in rows]
+    click.echo(to_csv(rows), nl=False)
 
 
 @cli.command()

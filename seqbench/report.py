@@ -52,6 +52,7 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
             "note": config.paper.note,
             **dict(config.paper.extra),
             "test_error": _paper_test_error(config.paper.extra),
+            "comparable": config.paper_comparable,
         }
     judged = [r for r in trial_rows if r["status"] != "error"]  # an error says nothing of speed
     km_times = [r["sequences_to_success"] if r["status"] == "solved" else (r["sequences"] or 0)
@@ -177,7 +178,7 @@ def _own_work(units: dict[str, float | None]) -> str:
 def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the human table."""
     header = ["learner", "preset", "W", "trials", "solved", "success [95% CI]", "seq mean",
-              "KM median", "KM q25-q75", "own work", "test err", "s/trial", "ns/step",
+              "KM median", "KM q25–q75", "own work", "test err", "s/trial", "ns/step",
               "paper success", "paper seq", "paper test err"]
     cells = []
     for r in rows:
@@ -187,19 +188,74 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
         cells.append([
             label, r["preset"] or "-", _fmt(r["n_weights"]), _fmt(r["trials"]),
             _fmt(r["successes"]), _pct_interval(r), _fmt(s.get("mean")),
-            _km(r, "q50"), f"{_km(r, 'q25')}-{_km(r, 'q75')}" if r.get("sequences_km") else "-",
+            _km(r, "q50"), f"{_km(r, 'q25')}–{_km(r, 'q75')}" if r.get("sequences_km") else "-",
             _own_work(r.get("work_to_success") or {}),
             "-" if r["test_error"] is None else f"{r['test_error']:.4f}",
             _fmt(r["wall_s_per_trial"], 1), _fmt(r["ns_per_step"]),
-            _pct(p.get("success_rate")) if p else "-",
-            _fmt(p.get("sequences_to_success")) if p else "-",
-            "-" if p.get("test_error") is None else f"{p['test_error']:.4f}",
+            *_paper_cells(p),
         ])
-    if not any(r.get("work_to_success") for r in rows):  # no set learner: no such column
-        at = header.index("own work")
-        header = header[:at] + header[at + 1:]
-        cells = [c[:at] + c[at + 1:] for c in cells]
+    at = header.index("test err")
+    header[at:at] = ["diverged", "errors"]
+    for r, c in zip(rows, cells):
+        c[at:at] = [_fmt(r["statuses"].get("diverged", 0)), _fmt(r["statuses"].get("error", 0))]
+    # columns that would be empty in every row are left out
+    for name, shown in (("own work", any(r.get("work_to_success") for r in rows)),
+                        ("diverged", any(r["statuses"].get("diverged") for r in rows)),
+                        ("errors", any(r["statuses"].get("error") for r in rows))):
+        if not shown:
+            at = header.index(name)
+            header = header[:at] + header[at + 1:]
+            cells = [c[:at] + c[at + 1:] for c in cells]
     return header, cells
+
+
+def _paper_cells(paper: dict[str, Any]) -> list[str]:
+    """The paper's success, sequences and test error; marked ``*`` where the row's overrides
+    change the paper's configuration (shown for reference, not comparable)."""
+    if not paper:
+        return ["-", "-", "-"]
+    mark = "" if paper.get("comparable", True) else "*"
+    cells = [_pct(paper.get("success_rate")), _fmt(paper.get("sequences_to_success")),
+             "-" if paper.get("test_error") is None else f"{paper['test_error']:.4f}"]
+    return [c + mark if c != "-" else c for c in cells]
+
+
+def flat_row(r: dict[str, Any]) -> dict[str, Any]:
+    """A report row as flat columns of plain numbers and strings (None where missing), for
+    CSV and data frames."""
+    seq = r["sequences_to_success"] or {}
+    km = r.get("sequences_km") or {}
+    ci = r.get("success_interval") or [None, None]
+    paper = r["paper"] or {}
+    return {
+        "task": r["task"], "learner": r["learner"], "preset": r["preset"],
+        "overrides": json.dumps(r["overrides"], sort_keys=True) if r["overrides"] else None,
+        "n_weights": r["n_weights"], "trials": r["trials"], "successes": r["successes"],
+        "success_rate": r["success_rate"], "success_low": ci[0], "success_high": ci[1],
+        "seq_mean": seq.get("mean"), "seq_median": seq.get("median"), "seq_min": seq.get("min"),
+        "seq_max": seq.get("max"), "km_q25": km.get("q25"), "km_median": km.get("q50"),
+        "km_q75": km.get("q75"), "budget": r["budget"],
+        **{f"status_{k}": v for k, v in r["statuses"].items()},
+        **{f"work_{k}": v for k, v in (r.get("work_to_success") or {}).items()},
+        "test_error": r["test_error"], "wall_s_per_trial": r["wall_s_per_trial"],
+        "ns_per_step": r["ns_per_step"], "paper_table": paper.get("table"),
+        "paper_success_rate": paper.get("success_rate"),
+        "paper_sequences_to_success": paper.get("sequences_to_success"),
+        "paper_test_error": paper.get("test_error"),
+        "paper_comparable": paper.get("comparable") if paper else None,
+    }
+
+
+def to_csv(records: Sequence[dict[str, Any]]) -> str:
+    """Records as CSV: numbers as numbers, empty cells for missing values, LF line ends; the
+    columns are the union of the records' keys in first-seen order."""
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, columns, lineterminator="\n")
+    writer.writeheader()
+    for r in records:
+        writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    return buf.getvalue()
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: str = "table") -> str:
@@ -209,17 +265,15 @@ def render(rows: Sequence[dict[str, Any]], fmt: str = "table") -> str:
         return json.dumps({"rows": list(rows), "paired": tests}, indent=2, sort_keys=False)
     header, cells = table_rows(rows)
     notes = ""
+    if any(r["paper"] and not r["paper"].get("comparable", True) for r in rows):
+        notes += ("\n* this row's overrides change the paper's configuration: its figures are "
+                  "shown for reference, not comparable")
     if tests:
-        notes = "\n\npaired tests (same trials, same data):\n" + "\n".join(paired_lines(tests))
+        notes += "\n\npaired tests (same trials, same data):\n" + "\n".join(paired_lines(tests))
     if fmt == "markdown":
         return tabulate(cells, header, tablefmt="github", disable_numparse=True) + notes
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["task", *header])
-        for r, c in zip(rows, cells):
-            writer.writerow([r["task"], *c])
-        return buf.getvalue()
+        return to_csv([flat_row(r) for r in rows])
     if fmt == "table":
         return tabulate(cells, header, tablefmt="simple", disable_numparse=True) + notes
     raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")

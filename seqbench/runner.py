@@ -17,6 +17,7 @@ from .contracts import PaperRow, Preset
 from .errors import ParamError, SeqbenchError, UnknownNameError
 from .params import resolve_params
 from .plugins import Registry
+from .progress import PROGRESS_DIR_ENV
 from .store import Store
 from .trial import TrialResult, TrialSpec, run_trial
 
@@ -40,6 +41,9 @@ class Config:
     trials: int
     seed: int
     paper: PaperRow | None = None
+    #: False when command-line overrides change what the preset sets: the paper's figures then
+    #: describe another configuration
+    paper_comparable: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     #: the learner's own units of work (:attr:`~seqbench.contracts.Learner.work_units`)
@@ -57,12 +61,14 @@ class Config:
 
 
 def split_learner_params(
-    given: Mapping[str, str], learners: Sequence[str], registry: Registry
+    given: Mapping[str, str], learners: Sequence[str], registry: Registry,
+    notes: list[str] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Route ``-p`` assignments to learners.
 
     ``name.key=value`` goes to learner ``name`` (or alias); a bare ``key=value`` goes to every
-    learner in the comparison that declares ``key`` and is an error if none does.
+    learner in the comparison that declares ``key`` and is an error if none does; the learners
+    that lack it are named in ``notes``.
     """
     out: dict[str, dict[str, str]] = {ln: {} for ln in learners}
     for key, value in given.items():
@@ -77,6 +83,11 @@ def split_learner_params(
         if not takers:
             valid = sorted({k for ln in learners for k in registry.learners[ln].params})
             raise UnknownNameError("parameter", key, valid, where="for the learners compared")
+        lacking = [ln for ln in learners if ln not in takers]
+        if lacking and notes is not None:
+            notes.append(f"-p {key}={value} applies to {', '.join(takers)} only; "
+                         f"{', '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no "
+                         f"parameter {key!r}")
         for ln in takers:
             out[ln][key] = value
     return out
@@ -105,11 +116,17 @@ def plan(
     budget: int | None = None,
     task_params: Mapping[str, str] | None = None,
     learner_params: Mapping[str, str] | None = None,
+    notes: list[str] | None = None,
 ) -> list[Config]:
-    """Resolve a comparison request into validated configurations (one per learner entry).
+    """Resolve a comparison request into validated configurations (one per distinct learner
+    entry; duplicates are merged).
 
     ``preset`` applies to every learner without its own ``@preset``; ``"none"`` means plain
     defaults; when neither is given the learner's default preset for the task is used, if any.
+    Every configuration's task and learner are built once here, so a request that cannot run
+    fails before any trial with a one-line :class:`~seqbench.errors.SeqbenchError`. Things
+    worth saying that are not errors (merged duplicates, ``-p`` keys some learners lack) are
+    appended to ``notes``.
     """
     from . import __version__
 
@@ -121,9 +138,16 @@ def plan(
     if seed < 0:
         raise ParamError(f"--seed must be non-negative, got {seed}")
     names = [registry.learner_name(n) for n, _ in learners]
-    routed = split_learner_params(learner_params or {}, list(dict.fromkeys(names)), registry)
+    unique = list(dict.fromkeys(zip(names, (p for _, p in learners))))
+    if len(unique) < len(names) and notes is not None:
+        given = list(zip(names, (p for _, p in learners)))
+        notes.append("duplicate learners merged: " + ", ".join(
+            f"{n}@{p}" if p else n for n, p in unique if given.count((n, p)) > 1)
+            + " (each runs once)")
+    routed = split_learner_params(learner_params or {}, list(dict.fromkeys(names)), registry,
+                                  notes)
     configs = []
-    for (_, own_preset), name in zip(learners, names):
+    for name, own_preset in unique:
         chosen = own_preset or preset
         p: Preset | None
         if chosen is None:
@@ -140,16 +164,19 @@ def plan(
             registry.learners[name].params, {**(p.learner_params if p else {}), **routed[name]},
             owner=f"learner {name!r}",
         )
-        if getattr(registry.learners[name], "kind", "stream") == "set":
-            _check_set_learner_pairing(task_cls, t_params, name, seed)
+        label = f"{name}@{p.name}" if p else name
+        _build_once(task_cls, t_params, registry.learners[name], l_params, label, seed)
+        overrides = {**(task_params or {}), **routed[name]}
+        changed = p is not None and _changes_preset(p, task_cls, t_params,
+                                                    registry.learners[name], l_params)
         configs.append(Config(
             task=task, task_params=t_params, learner=name, learner_params=l_params,
             preset=p.name if p else None,
             budget=budget or (p.budget if p and p.budget else task_cls.default_budget),
             trials=trials or (p.trials if p and p.trials else task_cls.default_trials),
-            seed=seed, paper=p.paper if p else None,
+            seed=seed, paper=p.paper if p else None, paper_comparable=not changed,
             work_units=tuple(getattr(registry.learners[name], "work_units", ()) or ()),
-            overrides={**(task_params or {}), **routed[name]},
+            overrides=overrides,
             versions={
                 "seqbench": __version__,
                 "task": registry.version_of("task", task),
@@ -159,16 +186,75 @@ def plan(
     return configs
 
 
-def _check_set_learner_pairing(task_cls, task_params: Mapping[str, Any], learner: str,
-                               seed: int) -> None:
-    """Refuse, before any trial runs, a set learner on a task it cannot be judged on."""
-    from .trial import TrialSpec, refuse_history_criterion, task_streams_for
+def _build_once(task_cls, task_params: Mapping[str, Any], learner_cls, learner_params:
+                Mapping[str, Any], label: str, seed: int) -> None:
+    """Build the configuration's task and learner once, as a trial would, so that a request
+    that cannot run fails now, in one line naming the configuration, with nothing stored."""
+    from .trial import TrialSpec, refuse_history_criterion, stream, task_streams_for
 
-    task = task_cls(**task_params)
-    spec = TrialSpec(task=task_cls.name, learner=learner, task_params=task_params,
-                     learner_params={}, seed=seed, trial=0, budget=1)
-    refuse_history_criterion(task.start(task_streams_for(spec, task)).criterion, task_cls.name,
-                             learner)
+    where = f"{label} on {task_cls.name}"
+    try:
+        task = task_cls(**task_params)
+        spec = task.spec()
+        learner = learner_cls(**learner_params)
+        learner.build(spec, stream(seed, "init", 0))
+        learner.n_weights  # noqa: B018  (a layout that cannot be counted cannot run)
+        if getattr(learner_cls, "kind", "stream") == "set":
+            trial = TrialSpec(task=task_cls.name, learner=learner_cls.name,
+                              task_params=task_params, learner_params={}, seed=seed, trial=0,
+                              budget=1)
+            refuse_history_criterion(task.start(task_streams_for(trial, task)).criterion,
+                                     task_cls.name, learner_cls.name)
+    except SeqbenchError as exc:
+        raise ParamError(f"{where}: {exc}") from None
+    except Exception as exc:  # a plugin's own validation: still one line, before any trial
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ParamError(f"{where} cannot be built: {type(exc).__name__}: {first}") from None
+
+
+def _changes_preset(preset: Preset, task_cls, task_params: Mapping[str, Any], learner_cls,
+                    learner_params: Mapping[str, Any]) -> bool:
+    """Whether the command line's overrides change the configuration the preset describes
+    (the paper's figures are then not comparable)."""
+    return (resolve_params(task_cls.params, preset.task_params, task_cls.name) != task_params
+            or resolve_params(learner_cls.params, preset.learner_params, learner_cls.name)
+            != learner_params)
+
+
+#: sequences of the short trial that calibrates a cost estimate when nothing is stored
+CALIBRATION_SEQUENCES = 1000
+
+
+def estimate_cost(config: Config, stored: Sequence[Mapping[str, Any]],
+                  registry: Registry | None = None) -> dict[str, Any]:
+    """Estimated wall seconds of the trials of ``config`` not yet in ``stored`` (its finished
+    trials): ``estimated_s`` (stored trials' mean wall time, else the budget at the calibrated
+    speed) and ``worst_case_s`` (every trial runs its whole budget), with the ``basis``.
+
+    The speed comes from the stored trials' seconds per sequence, or else from one short trial
+    of :data:`CALIBRATION_SEQUENCES` sequences run now (compile time excluded).
+    """
+    to_run = config.trials - len(stored)
+    if to_run <= 0:
+        return {"estimated_s": 0.0, "worst_case_s": 0.0, "basis": "all stored"}
+    with_work = [r for r in stored if r.get("sequences")]
+    if with_work:
+        per_sequence = sum(r["wall_s"] for r in with_work) / sum(r["sequences"] for r in with_work)
+        mean_wall = sum(r["wall_s"] for r in with_work) / len(with_work)
+        return {"estimated_s": mean_wall * to_run,
+                "worst_case_s": per_sequence * config.budget * to_run,
+                "basis": f"{len(with_work)} stored trials"}
+    spec = config.specs()[0]
+    short = TrialSpec(task=spec.task, learner=spec.learner, task_params=spec.task_params,
+                      learner_params=spec.learner_params, seed=spec.seed, trial=0,
+                      budget=min(config.budget, CALIBRATION_SEQUENCES), versions=spec.versions)
+    result = run_trial(short, registry)
+    if result.status == "error" or not result.sequences:
+        return {"estimated_s": None, "worst_case_s": None, "basis": "calibration failed"}
+    per_sequence = result.wall_s / result.sequences
+    worst = per_sequence * config.budget * to_run
+    return {"estimated_s": worst, "worst_case_s": worst,
+            "basis": f"a {result.sequences}-sequence calibration run"}
 
 
 @dataclass
@@ -181,8 +267,10 @@ class Execution:
     interrupted: bool = False
 
 
-def _run_in_worker(spec: TrialSpec) -> TrialResult:
+def _run_in_worker(spec: TrialSpec, progress_dir: str | None = None) -> TrialResult:
     os.environ.update(WORKER_THREAD_ENV)
+    if progress_dir:  # the parent's progress display reads what the trial writes there
+        os.environ[PROGRESS_DIR_ENV] = progress_dir
     return run_trial(spec)
 
 
@@ -246,14 +334,15 @@ def _results(todo: Sequence[TrialSpec], jobs: int, executor: str, scheduler: str
 
         parallel = Parallel(n_jobs=min(jobs, len(todo)), backend="loky",
                             return_as="generator_unordered")
-        calls = (delayed(_keyed_run)(spec) for spec in todo)
+        progress_dir = os.environ.get(PROGRESS_DIR_ENV)
+        calls = (delayed(_keyed_run)(spec, progress_dir) for spec in todo)
         by_key = {s.key: s for s in todo}
         for key, result in parallel(calls):
             yield by_key[key], result
 
 
-def _keyed_run(spec: TrialSpec) -> tuple[str, TrialResult]:
-    return spec.key, _run_in_worker(spec)
+def _keyed_run(spec: TrialSpec, progress_dir: str | None = None) -> tuple[str, TrialResult]:
+    return spec.key, _run_in_worker(spec, progress_dir)
 
 
 def _dask_results(todo, jobs, scheduler):

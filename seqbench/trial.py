@@ -22,6 +22,7 @@ import numpy as np
 from .blocks import SequenceBlock
 from .contracts import TaskStreams
 from .params import to_jsonable
+from .progress import TrialProgress
 
 #: ``stopped``: a set learner ended on its own (a cap of units or draws) before success
 STATUSES = ("solved", "budget_exhausted", "stopped", "diverged", "error")
@@ -196,6 +197,7 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult):
     """A stream learner's trial; returns the learner as it ended (a rolled-back copy after a
     success inside a block)."""
     run = _start(spec, task, learner, result)
+    progress = TrialProgress(spec.key)
     criterion = run.criterion
     every = int(getattr(criterion, "check_every", 0) or 0)
     result.check_every = every
@@ -231,6 +233,7 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult):
             seen += n
             break
         seen += n
+        progress.update(seen)
         if every and seen % every == 0 and criterion.check(learner.predict):
             result.status, result.sequences_to_success = "solved", seen
             break
@@ -277,6 +280,7 @@ def _fit(spec: TrialSpec, task, learner, result: TrialResult) -> None:
     criterion = run.criterion
     refuse_history_criterion(criterion, spec.task, spec.learner)
     data = fixed_training_set(run, learner)
+    progress = TrialProgress(spec.key)
     presented = 0
     curve: list[tuple[int, float, float]] = []
     result.status = "budget_exhausted"
@@ -290,6 +294,7 @@ def _fit(spec: TrialSpec, task, learner, result: TrialResult) -> None:
                                f"presented in a call allowed {allowance}")
         presented += int(work.sequences)
         result.time_steps += int(work.time_steps)
+        progress.update(presented)
         outputs = learner.predict(data)
         if not (_outputs_finite(data, outputs) and learner.is_finite()):
             result.sequences = presented

@@ -57,6 +57,8 @@ def test_diverging_and_raising_learners_are_recorded_and_the_run_goes_on(fakes_e
     rows = json.loads(out.stdout)["rows"]
     assert rows[0]["statuses"]["error"] == 2
     assert "exploded on purpose" in rows[0]["errors"][0]
+    # the table is printed, then the command fails with a one-line summary of the errors
+    assert out.returncode == 1 and "2 trials ended in error" in _error_line(out)
     assert "2 trials reused" in out.stderr  # the oracle's trials from the first run
 
 

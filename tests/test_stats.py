@@ -95,6 +95,7 @@ def test_tables_show_the_interval_and_the_censored_quartiles():
            "success_interval": list(stats.wilson_interval(6, 30)),
            "sequences_to_success": {"mean": 3500.0},
            "sequences_km": {"q25": None, "q50": None, "q75": None}, "budget": 100_000,
-           "test_error": None, "wall_s_per_trial": 1.0, "ns_per_step": 900.0, "paper": None}
+           "test_error": None, "wall_s_per_trial": 1.0, "ns_per_step": 900.0, "paper": None,
+           "statuses": {"solved": 6, "budget_exhausted": 24}}
     table = render([row], "table")
-    assert "20% [10-37]" in table and ">100,000->100,000" in table
+    assert "20% [10-37]" in table and ">100,000–>100,000" in table
