@@ -124,7 +124,8 @@ class Task:
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    #: the section of ``shared/spec/PAPER.md`` the task follows
+    #: where the task's protocol is described: for the built-ins the section of
+    #: ``docs/protocol.md`` and of the paper, e.g. ``"docs/protocol.md §2; H&S97 Sec. 5.1"``
     paper_section: ClassVar[str] = ""
     params: ClassVar[Mapping[str, Param]] = {}
     #: default training budget in sequences (the paper's cap where it gives one)
@@ -283,8 +284,9 @@ class PaperRow:
 class Preset:
     """A learner configured as the paper configured it for one task.
 
-    ``task_params`` and ``learner_params`` override the defaults; ``source`` cites the section of
-    ``shared/spec/PAPER.md`` the values come from. ``default`` marks the preset used when a
+    ``task_params`` and ``learner_params`` override the defaults; ``source`` cites where the values
+    come from (for the built-ins: sections of ``docs/protocol.md`` or ``docs/learners.md`` and of
+    the paper). ``default`` marks the preset used when a
     comparison names no preset. ``experiment`` groups presets into the paper's experiments
     (``exp1``, ``exp2a`` ... ``exp6b``) for ``seqbench reproduce``; ``budget`` and ``trials``
     are the paper's cap and trial count for the row.

@@ -92,7 +92,7 @@ class SuccessiveCorrect(Criterion):
 
 
 
-# --- the stopping rules of the paper's Experiments 3-6 (PAPER.md §2.5-2.9, Table 11) ----------
+# --- the stopping rules of the paper's Experiments 3-6 (docs/protocol.md §1.4; Table 11) -------
 
 
 class _History:
@@ -138,7 +138,7 @@ class ST3(Criterion):
     most recent training sequences were all processed correctly (Exps. 4 and 6).
 
     The paper does not say what "average training error" averages over, nor whether it is
-    absolute or squared (PAPER.md §2.11 item 6). Here it is the mean of the task's per-sequence
+    absolute or squared (docs/protocol.md §1.4). Here it is the mean of the task's per-sequence
     training error (the task decides absolute or squared; its ``training_error`` parameter) over
     the ``average_over`` most recent sequences, 2,000 by default, the same window as the
     correctness condition. An average since the start of training would be dominated by the

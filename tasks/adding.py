@@ -1,4 +1,4 @@
-"""Experiment 4 of the 1997 paper: the adding problem (PAPER.md §2.6).
+"""Experiment 4 of the 1997 paper: the adding problem (docs/protocol.md §5).
 
 Each step's input is a pair (value, marker). Values are uniform in [-1, 1]. Exactly two pairs
 are marked 1.0: X1 at a random position among the first 10, X2 at a random position among the
@@ -78,11 +78,13 @@ def marked_pairs_block(rng: np.random.Generator, n: int, T: int, problem: str) -
 
 
 class Adding(Task):
-    """The 1997 adding problem: 0.5 + (X1 + X2)/4 of two marked values (Exp. 4, §2.6)."""
+    """The 1997 adding problem: 0.5 + (X1 + X2)/4 of two marked values (Exp. 4).
+
+    docs/protocol.md §5."""
 
     name = "adding"
     summary = "adding problem: target 0.5+(X1+X2)/4 of two marked inputs (Exp. 4)"
-    paper_section = "PAPER.md §2.6"
+    paper_section = "docs/protocol.md §5; H&S97 Sec. 5.4, Table 7"
     default_budget = 750_000  # ~10x the paper's mean for T=100 (74,000)
     default_trials = 10
     params = {

@@ -1,6 +1,7 @@
 """What Experiments 3-6 of the 1997 paper share: sequences generated on-line whose only target is
 at the sequence end, judged by the absolute error of every output there (ABS(beta) of Table 11),
-and a final test on 2,560 fresh sequences (PAPER.md §2.1, §2.9).
+and a final test on 2,560 fresh sequences (docs/protocol.md §1, §9; H&S97 Sec. 5, Tables 10
+and 11).
 
 A task of this kind supplies a generator ``generate(rng, n) -> SequenceBlock`` whose block carries
 ``extras["reference"]``, shape (n, n_outputs): the value a sequence's final output is judged
@@ -26,7 +27,7 @@ Generate = Callable[[np.random.Generator, int], SequenceBlock]
 
 TRAINING_ERROR_PARAM = Param(
     "abs", "per-sequence training error averaged by ST3: abs = mean absolute final-step error "
-    "over the output units, squared = mean squared (the paper does not say, PAPER.md §2.11)",
+    "over the output units, squared = mean squared (the paper does not say; docs/protocol.md §1.4)",
     "str", choices=("abs", "squared"))
 AVERAGE_OVER_PARAM = Param(
     2000, "ST3 averages the training error over this many most recent sequences", "int",

@@ -1,7 +1,7 @@
 """Experiment 2 of the 1997 paper: long time lags between a symbol and its prediction (2a, 2b, 2c).
 
-PAPER.md §2.4 (Sec. 5.2 of the paper), with the protocol of §2.9 (Tables 10, 11) and the
-corrections of §2.11. Three tasks:
+docs/protocol.md §3 (H&S97 Sec. 5.2), with the set-up of the paper's Tables 10 and 11
+(docs/protocol.md §9) and the readings of docs/protocol.md §3.7. Three tasks:
 
 ``lag-2a``
     p+1 one-hot symbols; the training set holds only the two sequences (y, a1 … a_{p−1}, y) and
@@ -56,7 +56,7 @@ Sequences to success are thus exact to within ``check_every``.
   within β = 0.25; the other steps are unpredictable by construction and are not judged.
 * 2c: both outputs at the final prediction within β = 0.2.
 
-Ambiguities resolved here (PAPER.md §2.11):
+Ambiguities resolved here (docs/protocol.md §3.7):
 
 * 2c target coding (not stated in the paper): output 0 stands for x, output 1 for y; the target
   is (1, 0) after a sequence that began b, x and (0, 1) after b, y.
@@ -536,11 +536,11 @@ def _screen(default: int) -> Param:
 
 
 class Lag2a(Task):
-    """Task 2a: noise-free sequences with long lags and local regularities (PAPER.md §2.4)."""
+    """Task 2a: noise-free sequences, long lags, local regularities (docs/protocol.md §3.1)."""
 
     name = "lag-2a"
     summary = "2-sequence next-symbol prediction, lag p, ABS(0.25) at every step (Exp. 2a)"
-    paper_section = "PAPER.md §2.4 (Task 2a), §2.9, §2.11"
+    paper_section = "docs/protocol.md §3.1; H&S97 Sec. 5.2 (Task 2a), Tables 2, 10, 11"
     default_budget = 5_000_000
     default_trials = 18
     params = {
@@ -559,11 +559,11 @@ class Lag2a(Task):
 
 
 class Lag2b(Lag2a):
-    """Task 2b: as 2a with random middle symbols, judged at the final step (PAPER.md §2.4)."""
+    """Task 2b: as 2a, random middle symbols, judged at the final step (docs/protocol.md §3.2)."""
 
     name = "lag-2b"
     summary = "random-middle next-symbol prediction, lag p, ABS(0.25) at the end (Exp. 2b)"
-    paper_section = "PAPER.md §2.4 (Task 2b), §2.9, §2.11"
+    paper_section = "docs/protocol.md §3.2; H&S97 Sec. 5.2 (Task 2b), Tables 10, 11"
     params = dict(Lag2a.params, screen=_screen(100))
 
     def start(self, streams: TaskStreams) -> Lag2bRun:
@@ -571,11 +571,11 @@ class Lag2b(Lag2a):
 
 
 class Lag2c(Task):
-    """Task 2c: very long lags, p distractors, target only at the end (PAPER.md §2.4)."""
+    """Task 2c: very long lags, p distractors, target only at the end (docs/protocol.md §3.3)."""
 
     name = "lag-2c"
     summary = "b, x|y, q+k distractors, e -> predict x|y on 2 outputs, ABS(0.2) (Exp. 2c)"
-    paper_section = "PAPER.md §2.4 (Task 2c), §2.9, §2.11 item 1"
+    paper_section = "docs/protocol.md §3.3; H&S97 Sec. 5.2 (Task 2c), Tables 3, 10, 11"
     default_budget = 5_000_000
     default_trials = 20
     params = {

@@ -1,4 +1,4 @@
-"""Experiment 5 of the 1997 paper: the multiplication problem (PAPER.md §2.7).
+"""Experiment 5 of the 1997 paper: the multiplication problem (docs/protocol.md §6).
 
 As the adding problem (:mod:`seqbench_tasks.adding`, whose generator and resolved ambiguities it
 shares) except: values are uniform in [0, 1], X1 := 1.0 when the first pair is marked, and the
@@ -33,11 +33,13 @@ PAPER_N_SEQ = (140, 13)
 
 
 class Multiplication(Task):
-    """The 1997 multiplication problem: X1 * X2 of two marked values in [0, 1] (Exp. 5, §2.7)."""
+    """The 1997 multiplication problem: X1 * X2 of two marked values in [0, 1] (Exp. 5).
+
+    docs/protocol.md §6."""
 
     name = "multiplication"
     summary = "multiplication problem: target X1*X2 of two marked inputs (Exp. 5)"
-    paper_section = "PAPER.md §2.7"
+    paper_section = "docs/protocol.md §6; H&S97 Sec. 5.5, Table 8"
     default_budget = 12_000_000  # ~10x the paper's mean for n_seq=13 (1,273,000)
     default_trials = 10
     params = {

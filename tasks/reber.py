@@ -1,11 +1,11 @@
 """Experiment 1 of the 1997 paper: next-symbol prediction on the embedded Reber grammar.
 
-PAPER.md §2.3. Standard Reber graph, embedded between ``B c ... c E`` with ``c`` in {T, P}; every
-choice is a fair coin. Protocol (following Fahlman): a training set and a separate test set of 256
-strings each, test strings never equal to a training string; training exemplars are drawn at random
-from the training set; activations are reset after each string. Success: every symbol of every
-string of both sets is predicted correctly, i.e. at every step the output units of the possible
-next symbols are the most active ones.
+docs/protocol.md §2 (H&S97 Sec. 5.1). Standard Reber graph, embedded between ``B c ... c E``
+with ``c`` in {T, P}; every choice is a fair coin. Protocol (following Fahlman): a training set
+and a separate test set of 256 strings each, test strings never equal to a training string;
+training exemplars are drawn at random from the training set; activations are reset after each
+string. Success: every symbol of every string of both sets is predicted correctly, i.e. at every
+step the output units of the possible next symbols are the most active ones.
 
 Choices the paper leaves open, and what this task does (each is a parameter):
 
@@ -68,7 +68,7 @@ def embedded_reber_string(rng: np.random.Generator) -> tuple[str, list[frozenset
     """One embedded Reber string ``B c <Reber> c E`` and its legal-successor sets.
 
     The set after the inner ``E`` is ``{c}``: predicting it needs the second symbol, at least
-    nine steps back (PAPER.md §2.3). The last symbol has no successor (``None``).
+    nine steps back (docs/protocol.md §2.1). The last symbol has no successor (``None``).
     """
     c = "TP"[rng.integers(2)]
     inner, inner_legal = reber_string(rng)
@@ -216,11 +216,11 @@ class ReberRun(TaskRun):
 
 
 class EmbeddedReber(Task):
-    """Embedded Reber grammar, next-symbol prediction (Experiment 1, PAPER.md §2.3)."""
+    """Embedded Reber grammar, next-symbol prediction (Experiment 1, docs/protocol.md §2)."""
 
     name = "reber"
     summary = "embedded Reber grammar, next-symbol prediction (Exp. 1)"
-    paper_section = "PAPER.md §2.3"
+    paper_section = "docs/protocol.md §2; H&S97 Sec. 5.1, Table 1"
     default_budget = 100_000
     default_trials = 30
     params = {

@@ -1,4 +1,4 @@
-"""Experiment 6 of the 1997 paper: temporal order (PAPER.md §2.8).
+"""Experiment 6 of the 1997 paper: temporal order (docs/protocol.md §7).
 
 Symbols {a, b, c, d, X, Y, E, B}, one-hot on 8 input units. A sequence starts with E, ends with
 the trigger B, and holds random symbols from {a, b, c, d} elsewhere, except at the relevant
@@ -71,11 +71,13 @@ def temporal_order_block(rng: np.random.Generator, n: int, variant: str) -> Sequ
 
 
 class TemporalOrder(Task):
-    """Classify the temporal order of widely separated X/Y symbols (Exp. 6a/6b, §2.8)."""
+    """Classify the temporal order of widely separated X/Y symbols (Exp. 6a/6b).
+
+    docs/protocol.md §7."""
 
     name = "temporal-order"
     summary = "temporal order of 2 (6a) or 3 (6b) X/Y symbols among distractors (Exp. 6)"
-    paper_section = "PAPER.md §2.8"
+    paper_section = "docs/protocol.md §7; H&S97 Sec. 5.6, Table 9"
     default_budget = 300_000  # ~10x the paper's mean for 6a (31,390)
     default_trials = 20  # Table 9: 20 trials for 6a (10 for 6b)
     params = {

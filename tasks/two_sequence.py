@@ -1,4 +1,4 @@
-"""Experiment 3 of the 1997 paper: noise and signal on the same input line (PAPER.md §2.5).
+"""Experiment 3 of the 1997 paper: noise and signal on the same input line (docs/protocol.md §4).
 
 Bengio et al.'s (1994) "2-sequence problem" and the paper's two harder variants, selected by the
 ``variant`` parameter (one paper variant per value, never two protocols under one name):
@@ -84,11 +84,13 @@ def two_sequence_block(rng: np.random.Generator, n: int, T: int, N: int,
 
 
 class TwoSequence(Task):
-    """Bengio et al.'s 2-sequence problem and the paper's noisier variants (Exp. 3, §2.5)."""
+    """Bengio et al.'s 2-sequence problem and the paper's noisier variants (Exp. 3).
+
+    docs/protocol.md §4."""
 
     name = "two-sequence"
     summary = "2-sequence problem: class in the first N of T noisy inputs (Exp. 3a/3b/3c)"
-    paper_section = "PAPER.md §2.5"
+    paper_section = "docs/protocol.md §4; H&S97 Sec. 5.3, Tables 4-6"
     default_budget = 400_000  # ~10x the paper's mean for 3a, T=100, N=3 (39,850 to ST2)
     default_trials = 10
     params = {

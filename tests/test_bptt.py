@@ -1,4 +1,6 @@
-"""The BPTT learner: kernel against finite differences and the NumPy reference (LEARNERS.md §1.6)."""
+"""The BPTT learner: kernel against finite differences and the NumPy reference.
+
+docs/learners.md §9."""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def test_frozen_gradient_equals_reference(window, update_every):
 
 def test_full_windows_equal_epochwise():
     """BPTT(h) summed with frozen weights, h >= T, and BPTT(T; T) both give the epochwise
-    gradient (LEARNERS.md §1.6 item 3); a short window does not."""
+    gradient (docs/learners.md §9); a short window does not."""
     net, w, x, d, mask = random_problem(3, T=6)
     block = block_of(x, d, mask)
     full = make_learner(BPTT, net, w).gradient(block)

@@ -1,5 +1,5 @@
 """The ELM learner: Elman's procedure against clamped finite differences, against BPTT with a
-one-step window, and against a small dense NumPy statement of it (LEARNERS.md §3.6, §8)."""
+one-step window, and against a small dense NumPy statement of it (docs/learners.md §5.1, §9)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _problem(seed, bias, m=3, nh=4, K=2, T=7):
 
 
 def _dense_elman(w, x, d, mask, nh, bias, alpha, momentum, context_init):
-    """Elman's procedure written with matrices, straight from LEARNERS.md §3.1-3.2."""
+    """Elman's procedure written with matrices, straight from docs/learners.md §5.1."""
     m, K = x.shape[1], d.shape[1]
     sh, so = m + nh + bias, nh + bias
     w = w.copy()

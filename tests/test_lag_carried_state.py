@@ -2,7 +2,7 @@
 
 For a learner that resets at every sequence start, "10,000 successive 2a sequences all pass" is
 "both training sequences pass", and lag-2a checks those two. A learner without resets is judged
-on the 10,000 drawn sequences in order, in one predict call (PAPER.md §2.4, tasks/lag.py).
+on the 10,000 drawn sequences in order, in one predict call (docs/protocol.md §3.5, tasks/lag.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Experiment 2 tasks (lag-2a, lag-2b, lag-2c) and the LSTM97 pieces they need (PAPER.md §2.4)."""
+"""Experiment 2 tasks (lag-2a, lag-2b, lag-2c) and the LSTM97 pieces they need.
+
+docs/protocol.md §3."""
 
 from __future__ import annotations
 
@@ -92,7 +94,7 @@ def test_2c_tail_is_geometric_and_lengths_average_q_plus_13():
     # k ~ Geometric(1/10) from 0: mean 9, variance 0.9 / 0.1**2 = 90, P(k = 0) = 0.1
     assert abs(tail.mean() - 9.0) < sigmas(n, 90.0)
     assert abs((tail == 0).mean() - 0.1) < sigmas(n, 0.09)
-    assert abs(lengths.mean() - (q + 13)) < sigmas(n, 90.0)  # PAPER.md §2.11 item 1
+    assert abs(lengths.mean() - (q + 13)) < sigmas(n, 90.0)  # docs/protocol.md §3.7
     assert abs(classes.mean() - 0.5) < sigmas(n, 0.25)
     # each distractor a_i occurs (q + 9) / p times per sequence on average
     valid = seq >= 0

@@ -83,7 +83,7 @@ def test_kernel_equals_reference(arch, mode, inputs):
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_truncated_gradient_equals_clamped_finite_differences(arch):
-    """LEARNERS.md §8: with recurrent sources y(t-1) held at their nominal values and the CEC
+    """docs/learners.md §9: with recurrent sources y(t-1) held at their nominal values and the CEC
     left free, the finite-difference gradient of ½Σ(target−y)² is the truncated rule's."""
     rng = np.random.default_rng(7)
     layout, wh, wo, x, target, has_target = _random_problem(rng, arch)
@@ -151,7 +151,7 @@ def test_state_is_reset_between_sequences():
     (3, 2, (-1.0, -2.0, -3.0), 276),
 ])
 def test_experiment1_weight_counts(blocks, size, ogb, weights):
-    """PAPER.md §2.2: 7 inputs, 7 outputs, connectivity F, only gates biased."""
+    """docs/learners.md §2.2: 7 inputs, 7 outputs, connectivity F, only gates biased."""
     params = {k: p.default for k, p in LSTM97.params.items()}
     params.update(blocks=blocks, block_size=size, output_gate_bias=ogb, bias="gates",
                   init_range=0.2)

@@ -40,7 +40,7 @@ def test_biases_add_one_weight_per_unit():
 
 
 def test_carried_units_are_those_on_delay1_paths():
-    """LEARNERS.md §2.4: only recurrent units hold RTRL sensitivities."""
+    """docs/learners.md §4.5: only recurrent units hold RTRL sensitivities."""
     np.testing.assert_array_equal(fully_recurrent(7, 3, 7).recurrent_units(), np.arange(10))
     np.testing.assert_array_equal(self_loop(101, 1, 101).recurrent_units(), [0])
     np.testing.assert_array_equal(self_loop_wz(101, 1, 101).recurrent_units(), [0])

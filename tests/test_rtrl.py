@@ -1,5 +1,5 @@
 """The RTRL learner: structured sensitivities against BPTT, finite differences and the dense
-textbook recursion of the reference (LEARNERS.md §2.7, §8)."""
+textbook recursion of the reference (docs/learners.md §9)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def test_zero_learning_rate_leaves_forward_pass_unchanged():
 
 
 def test_exp2a_p100_net_carries_one_sensitivity_vector():
-    """LEARNERS.md §2.4: only the hidden unit carries sensitivities, so a step costs O(W)."""
+    """docs/learners.md §4.5: only the hidden unit carries sensitivities, so a step costs O(W)."""
     learner = make_learner(RTRL, self_loop(101, 1, 101), np.zeros(10404))
     assert learner.n_weights == 10404
     np.testing.assert_array_equal(learner._carried, [0])
@@ -106,7 +106,7 @@ def test_trains_on_reber_through_run_trial(preset, weights):
     assert result.n_weights == weights and result.sequences == 100
 
 
-# --- reset=never: the paper's "on-line RTRL, no activation resets" (LEARNERS.md §0.3, §2.2) ---
+# --- reset=never: the paper's "on-line RTRL, no activation resets" (docs/learners.md §4.3) ---
 
 
 def _stream_problem(seed: int, lengths=(5, 3, 6, 4)):

@@ -3,13 +3,13 @@
 One call runs a whole block of sequences. The forward pass stores one source row
 ``[x(t) | a(t) | 1 | a(t−1)]`` and f'(net(t)) per step; the backward pass walks steps backwards
 and, inside a step, units in reverse topological order, scattering each δ_i(t) into the adjoint
-of the row it read (LEARNERS.md §1.1). Both passes are O(W) per step, whatever the sparsity.
+of the row it read (docs/learners.md §3.1). Both passes are O(W) per step, whatever the sparsity.
 
 ``window`` 0 is epochwise BPTT: one backward pass over the whole sequence, one update at its end.
 ``window`` h > 0 is BPTT(h; h') with h' = ``update_every``: every h' steps, and at the sequence
 end, the errors of the steps since the previous update are back-propagated through the last h
 steps and the weights change at once (on-line). The stored activations of earlier steps were
-produced by older weights; that is the algorithm (LEARNERS.md §1.2).
+produced by older weights; that is the algorithm (docs/learners.md §3.2).
 
 ``mode``: 0 trains, 2 only sums the gradients into ``grad`` with frozen weights, −1 runs forward.
 """

@@ -12,7 +12,7 @@ from ..recurrent.learner import NETWORK_PARAMS, RecurrentLearner
 
 
 class BPTT(RecurrentLearner):
-    """Back-propagation through time on a logistic recurrent net (LEARNERS.md §1).
+    """Back-propagation through time on a logistic recurrent net (docs/learners.md §3).
 
     ``window`` 0 (default): epochwise BPTT, the exact gradient of each sequence's error, one
     weight update at the sequence end. ``window`` h > 0: BPTT(h; h') with h' = ``update_every``,

@@ -1,4 +1,5 @@
-"""BPTT configurations: the paper's Exp. 2a row (PAPER.md §2.4 Table 2) and a reber default."""
+"""BPTT configurations: the paper's Exp. 2a row (H&S97 Table 2; docs/learners.md §3.3) and a reber
+default."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ PRESETS = [
         budget=EXP1_BUDGET,
         trials=30,
         paper=None,
-        source="PAPER.md §2.3 (no BPTT row); net and rate of the RTRL 12-hidden row",
+        source="docs/protocol.md §2.3 (H&S97 Table 1 has no BPTT row); net and rate of the RTRL "
+        "12-hidden row",
         description="not a paper row: the paper ran no BPTT on Exp. 1. Epochwise BPTT (one "
         "update per string) on the 12-hidden fully recurrent net of the RTRL row (494 weights), "
         "lr 0.1",
@@ -35,9 +37,9 @@ PRESETS = [
         paper=PaperRow(table="Table 2", success_rate=0.0, sequences_to_success=None,
                        trials=EXP2A_TRIALS,
                        note="the paper tried learning rates 1.0-10.0, all failed (>5,000,000); "
-                       "truncation depth not stated, read as full BPTT (LEARNERS.md §1.3)",
+                       "truncation depth not stated, read as full BPTT (docs/learners.md §3.3)",
                        extra={"weights": 10404}),
-        source="PAPER.md §2.4 (Table 2); LEARNERS.md §0.4, §1.3",
+        source="docs/protocol.md §3.6; docs/learners.md §3.3; H&S97 Sec. 5.2, Table 2",
         description="the RTRL net of Exp. 2a at p = 100 (10404 weights, Williams-Zipser "
         "timing), epochwise BPTT, lr 1.0",
         default=True,

@@ -1,4 +1,4 @@
-"""numba kernel of Elman's training procedure on a simple recurrent net (LEARNERS.md §3).
+"""numba kernel of Elman's training procedure on a simple recurrent net (docs/learners.md §5).
 
 Dense layout (the flat weight vector of :func:`~seqbench_learners.recurrent.network.elman`):
 hidden rows ``[W_hx | W_hc | b_h]`` then output rows ``[W_yh | b_y]``. At every step t:

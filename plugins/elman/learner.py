@@ -11,7 +11,7 @@ from ..recurrent.learner import NETWORK_PARAMS, RecurrentLearner
 
 
 class Elman(RecurrentLearner):
-    """Elman's simple recurrent net and training procedure (LEARNERS.md §3): the context is a
+    """Elman's simple recurrent net and training procedure (docs/learners.md §5): the context is a
     copy of the previous hidden state, treated as a constant input; each step's error is
     back-propagated through that step only and the weights change at once, with optional
     momentum. Equivalent to BPTT with window 1 on the same net."""

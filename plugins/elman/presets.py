@@ -1,4 +1,4 @@
-"""The paper's ELM configuration (PAPER.md §2.3 Table 1)."""
+"""The paper's ELM configuration (H&S97 Table 1; docs/learners.md §5.2)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ PRESETS = [
         paper=PaperRow(table="Table 1", success_rate=0.0, sequences_to_success=None,
                        note="Cleeremans et al. (1989): no success within 200,000 strings; "
                        "≈435 weights; learning rate not given (0.1 here is an assumption, "
-                       "LEARNERS.md §3.3)",
+                       "docs/learners.md §5.2)",
                        extra={"budget": 200_000}),
-        source="PAPER.md §2.3 (Table 1); LEARNERS.md §0.4, §3.3",
+        source="docs/protocol.md §2.3; docs/learners.md §5.2; H&S97 Sec. 5.1, Table 1",
         description="Elman net 7-15-7 without biases (435 weights), Elman's procedure, "
         "lr 0.1 (assumed), no momentum",
         default=True,

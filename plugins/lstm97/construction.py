@@ -1,8 +1,8 @@
-"""Sequential network construction (PAPER.md §1.6 remedy 1, used in Exp. 2a/2b, §2.4).
+"""Sequential network construction (docs/learners.md §2.7; used in Exp. 2a/2b, docs/protocol.md §3).
 
 The net starts without memory blocks (under connectivity B the outputs still read the inputs) and
 a block, a cell with its gates, is added each time the training error stops decreasing. The paper
-does not say how "stops decreasing" was decided (PAPER.md §2.11 item 6); :class:`ErrorPlateau`
+does not say how "stops decreasing" was decided (docs/learners.md §2.7); :class:`ErrorPlateau`
 is the rule used here.
 
 A net with the first ``j`` blocks is itself an LSTM97 layout (:func:`build_layout` with ``j``

@@ -1,9 +1,10 @@
 """numba kernel of the 1997 LSTM forward pass and its truncated online learning rule.
 
 One call processes a whole block of sequences; nothing in the per-time-step path touches Python.
-The rule is PAPER.md §1.4 (the paper's appendix A.1, eqs. 19-28): only the internal states carry
-error back in time; the partials of each cell's state with respect to its own input weights and its
-block's input-gate weights are carried forward as traces, O(W) per step and O(W) storage.
+The rule is docs/learners.md §2.4 (the paper's appendix A.1, eqs. 19-28): only the internal
+states carry error back in time; the partials of each cell's state with respect to its own input
+weights and its block's input-gate weights are carried forward as traces, O(W) per step and O(W)
+storage.
 
 ``mode``: 0 applies each step's weight change at once (the paper's on-line learning), 1 sums the
 changes over a sequence and applies them at its end, 2 only sums them into ``dwh``/``dwo`` over the

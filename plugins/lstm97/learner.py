@@ -17,11 +17,11 @@ _NO_SYMBOLS = np.zeros((0, 0), np.int64)
 
 class LSTM97(Learner):
     """Hochreiter & Schmidhuber's 1997 LSTM: memory blocks with input and output gates, no forget
-    gate, constant error carrousel of self-weight 1, truncated gradient (PAPER.md §1.3-1.4).
+    gate, constant error carrousel of self-weight 1, truncated gradient (docs/learners.md §2).
 
     Squashing functions are named by range: ``sym2`` is 4σ−2 in [−2,2], ``sym1`` is 2σ−1 in
     [−1,1], ``logistic`` is σ in [0,1]. The paper's text uses g = sym2 and h = sym1; the caption
-    of its Table 10 swaps them (PAPER.md §2.11, item 2).
+    of its Table 10 swaps them (docs/learners.md §2.1).
     """
 
     name = "lstm97"
@@ -32,7 +32,7 @@ class LSTM97(Learner):
         "block_size": Param(2, "memory cells per block", "int", low=1, high=10_000),
         "output_gate": Param(True, "whether blocks have output gates", "bool"),
         "connectivity": Param("F", "F: hidden layer fully recurrent, outputs see cells only; "
-                              "B: each layer sees all layers below (PAPER.md §2.2)", "str",
+                              "B: each layer sees all layers below (docs/learners.md §2.2)", "str",
                               choices=("F", "B")),
         "bias": Param("gates", "units with bias weights (Table 10: ga=gates, b1=hidden, "
                       "all=all non-input units)", "str", choices=BIAS_CHOICES),
@@ -49,7 +49,7 @@ class LSTM97(Learner):
                         choices=tuple(UPDATE_MODES)),
         "construction": Param("fixed", "fixed: all blocks from the start; sequential: start "
                               "without blocks and add one each time the training error stops "
-                              "decreasing (PAPER.md §1.6 remedy 1, Exp. 2a/2b)", "str",
+                              "decreasing (docs/learners.md §2.7, Exp. 2a/2b)", "str",
                               choices=("fixed", "sequential")),
         "grow_window": Param(100, "sequential construction: training sequences per window of "
                              "mean error", "int", low=1, high=10_000_000),

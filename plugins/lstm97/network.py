@@ -12,7 +12,7 @@ and every output unit a contiguous slice of
 so that connectivity F (hidden units see everything, outputs see cells only) and connectivity B
 (each layer sees all layers below) and the presence of bias weights are all just ``[lo, hi)``
 ranges. Masked-out weights are never read or updated, and are not counted.
-(PAPER.md §1.3, §2.2 and Table 10.)
+(docs/learners.md §2.1-2.2; H&S97 Sec. 4, App. A.1 and Table 10.)
 """
 
 from __future__ import annotations

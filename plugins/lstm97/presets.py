@@ -1,4 +1,4 @@
-"""The paper's LSTM97 configurations, with the published figures of each (PAPER.md §2.3, §2.9)."""
+"""The paper's LSTM97 configurations, with the published figures of each (docs/learners.md §2.8)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ PRESETS = [
             note=f"LSTM, {blocks} blocks of size {size}, learning rate {lr}"
             + ("; per-trial range 3,800-24,100" if name == "exp1-3x2-lr0.5" else ""),
         ),
-        source="PAPER.md §2.3 (Table 1), §2.9 (Table 10 row 1-%d)" % (i + 1),
+        source="docs/protocol.md §2.3; H&S97 Sec. 5.1, Table 1, Table 10 row 1-%d" % (i + 1),
         description=f"Table 10 row 1-{i + 1}: {blocks}x{size} blocks, output-gate biases "
         f"{', '.join(f'{b:g}' for b in ogb)}, lr {lr}",
         default=(name == "exp1-3x2-lr0.5"),
@@ -43,9 +43,10 @@ PRESETS = [
     for i, (name, blocks, size, ogb, lr, rate, after) in enumerate(_EXP1)
 ]
 
-# Experiment 2a/2b (PAPER.md §2.4, Table 10 rows 2a/2b): one memory cell with an input gate and
-# no output gate, connectivity B, no biases, g logistic, h identity, learning rate 1.0, weights
-# in [-0.2, 0.2]; the cell is added by sequential construction once the error stops decreasing.
+# Experiment 2a/2b (docs/protocol.md §3; H&S97 Sec. 5.2, Table 10 rows 2a/2b): one memory cell
+# with an input gate and no output gate, connectivity B, no biases, g logistic, h identity,
+# learning rate 1.0, weights in [-0.2, 0.2]; the cell is added by sequential construction once the
+# error stops decreasing.
 EXP2_BUDGET = 5_000_000  # "training stops after 5 million sequence presentations"
 _EXP2AB_PARAMS = {
     "blocks": 1, "block_size": 1, "output_gate": False, "connectivity": "B", "bias": "none",
@@ -64,7 +65,8 @@ PRESETS += [
         trials=18,
         paper=PaperRow(table="Table 2", success_rate=1.0, sequences_to_success=5_040, trials=18,
                        note="LSTM, delay p = 100, learning rate 1.0, 10504 weights"),
-        source="PAPER.md §2.4 (Task 2a, Table 2), §2.9 (Table 10 row 2a), §1.6 remedy 1",
+        source="docs/protocol.md §3.6; docs/learners.md §2.7; H&S97 Sec. 5.2 (Task 2a, Table 2), "
+        "Table 10 row 2a",
         description="1 cell + input gate (no output gate), connectivity B, no biases, g logistic, "
         "h identity, lr 1.0, sequential construction",
         default=True,
@@ -81,15 +83,16 @@ PRESETS += [
         paper=PaperRow(table="Sec. 5.2 text (Task 2b)", success_rate=1.0,
                        sequences_to_success=5_680, trials=18,
                        note="LSTM always succeeds; mean over 18 trials; no table in the paper"),
-        source="PAPER.md §2.4 (Task 2b), §2.9 (Table 10 row 2b), §1.6 remedy 1",
+        source="docs/protocol.md §3.6; docs/learners.md §2.7; H&S97 Sec. 5.2 (Task 2b), "
+        "Table 10 row 2b",
         description="as exp2a-p100 on random middle symbols",
         default=True,
         experiment="exp2b",
     ),
 ]
 
-# Experiment 2c (PAPER.md §2.4, Table 3; Table 10 rows 2c-1 ... 2c-9): 2 blocks of size 1 with
-# output gates, connectivity F, no biases, h sym1 in [-1,1], g sym2 in [-2,2], lr 0.01.
+# Experiment 2c (docs/protocol.md §3.3; H&S97 Table 3; Table 10 rows 2c-1 ... 2c-9): 2 blocks of
+# size 1 with output gates, connectivity F, no biases, h sym1 in [-1,1], g sym2 in [-2,2], lr 0.01.
 _EXP2C = [  # q, p, # weights (paper), success after (paper)
     (50, 50, 364, 30_000),
     (100, 100, 664, 31_000),
@@ -118,7 +121,7 @@ PRESETS += [
         paper=PaperRow(table="Table 3", success_rate=None, sequences_to_success=after, trials=20,
                        note=f"q = {q}, p = {p}, q/p = {q // p}, {weights} weights; success rate "
                        "not tabulated", extra={"n_weights": weights}),
-        source=f"PAPER.md §2.4 (Task 2c, Table 3), §2.9 (Table 10 row 2c-{i + 1})",
+        source=f"docs/protocol.md §3.6; H&S97 Sec. 5.2 (Task 2c, Table 3), Table 10 row 2c-{i + 1}",
         description=f"2 blocks of size 1, connectivity F, no biases, lr 0.01, q = {q}, p = {p}",
         default=(q == 100 and p == 100),
         experiment="exp2c",

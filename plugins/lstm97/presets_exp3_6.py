@@ -1,5 +1,6 @@
 """The paper's LSTM97 configurations for Experiments 3-6, one preset per row of Tables 4-9, with
-the published figures of each (PAPER.md §2.5-2.9; set-up from Table 10).
+the published figures of each (docs/protocol.md §4-§7, docs/learners.md §2.8; set-up from
+H&S97 Table 10).
 
 Common to all: connectivity F, g in [-2, 2] (``sym2``), h in [-1, 1] (``sym1``), weights uniform
 in [-0.1, 0.1], on-line updates every step. The paper states no training cap for these
@@ -62,7 +63,7 @@ def _exp3(variant, table, T, N, st1, stop, misclassified, diff) -> Preset:
         paper=PaperRow(table=table, success_rate=None, sequences_to_success=stop, trials=10,
                        note=f"sequences to {stop_name}; the paper gives no success rate",
                        extra=extra),
-        source=f"PAPER.md §2.5 ({table}), §2.9 (Table 10 row 3{variant})",
+        source=f"docs/protocol.md §4.3; H&S97 Sec. 5.3 ({table}), Table 10 row 3{variant}",
         description=f"Task 3{variant}, T={T}, N={N}: 3 blocks of size 1, lr {lr:g}",
         default=(variant, T, N) == ("a", 100, 3),
         experiment=f"exp3{variant}",
@@ -88,7 +89,7 @@ def _exp4(T, wrong, after) -> Preset:
             note="ST3(0.01); average test error always < 0.01, never more than 3 wrong"
             + ("; per-trial range 370,000-2,020,000" if T == 1000 else ""),
             extra={"minimal_lag": T // 2, "wrong_of_2560": wrong, "n_weights": 93}),
-        source="PAPER.md §2.6 (Table 7), §2.9 (Table 10 row 4)",
+        source="docs/protocol.md §5.3; H&S97 Sec. 5.4 (Table 7), Table 10 row 4",
         description=f"adding, T={T}: 2 blocks of size 2, input-gate biases -3, -6, lr 0.5",
         default=(T == 100),
         experiment="exp4",
@@ -115,7 +116,7 @@ def _exp5(n_seq, wrong, mse, after) -> Preset:
             "paper's 'MSE' column (0.0223 with 139 of 2560 over 0.04) suggests a mean absolute "
             "rather than a mean squared error",
             extra={"minimal_lag": 50, "wrong_of_2560": wrong, "mse": mse, "n_weights": 93}),
-        source="PAPER.md §2.7 (Table 8), §2.9 (Table 10 row 5)",
+        source="docs/protocol.md §6.3; H&S97 Sec. 5.5 (Table 8), Table 10 row 5",
         description=f"multiplication, T=100, n_seq={n_seq}: 2 blocks of size 2, lr 0.1",
         default=(n_seq == 13),
         experiment="exp5",
@@ -143,7 +144,7 @@ def _exp6(variant, blocks, igb, lr, trials, wrong, after, weights) -> Preset:
             table="Table 9", success_rate=None, sequences_to_success=after, trials=trials,
             note="ST3(0.1); average test error < 0.1, at most 3 wrong",
             extra={"wrong_of_2560": wrong, "n_weights": weights}),
-        source="PAPER.md §2.8 (Table 9), §2.9 (Table 10 row 6%s)" % variant,
+        source="docs/protocol.md §7.3; H&S97 Sec. 5.6 (Table 9), Table 10 row 6%s" % variant,
         description=f"Task 6{variant}: {blocks} blocks of size 2, lr {lr:g}",
         default=(variant == "a"),
         experiment=f"exp6{variant}",

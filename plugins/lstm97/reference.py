@@ -1,6 +1,6 @@
 """A slow, readable NumPy statement of the LSTM97 forward pass and truncated learning rule.
 
-Written to be read next to PAPER.md §1.3-1.4, not to be fast: whole-vector operations, dense
+Written to be read next to docs/learners.md §2.1-2.4, not to be fast: whole-vector operations, dense
 connectivity masks and the paper's equation numbers. The tests check the numba kernel against it.
 """
 
@@ -33,7 +33,7 @@ def run_sequence(
     ``accumulate`` (return the summed change, weights untouched). ``clamp``, when given, is the
     list of hidden activation vectors y(t-1) recorded on a nominal run; the recurrent sources
     then take those values instead of the current run's, which is what the truncated rule's
-    gradient is exact for ("clamped" finite differences, LEARNERS.md §8). ``trajectory`` is the
+    gradient is exact for ("clamped" finite differences, docs/learners.md §9). ``trajectory`` is the
     list of y(t-1) vectors this run used.
     """
     wh, wo = wh.copy(), wo.copy()

@@ -32,7 +32,7 @@ NETWORK_PARAMS = {
 
 
 class RecurrentLearner(Learner):
-    """Base of ``bptt``, ``rtrl`` and ``elman``: a logistic network of LEARNERS.md §0.1.
+    """Base of ``bptt``, ``rtrl`` and ``elman``: a logistic network of docs/learners.md §1.1.
 
     Subclasses implement :meth:`_run` (one kernel call over a block in a given mode).
     """

@@ -1,4 +1,4 @@
-"""One recurrent-network description for every gradient baseline (LEARNERS.md §0.1).
+"""One recurrent-network description for every gradient baseline (docs/learners.md §1.1).
 
 A network has ``m`` external inputs, ``n`` logistic units numbered in topological order, and a
 list of weighted connections ``src -> dst``, each with a delay:
@@ -14,8 +14,8 @@ Forward dynamics, units processed in order (activations reset to 0 at every sequ
 Time convention (framework-wide, the LSTM paper's): a unit at step t sees the input of step t
 through delay-0 links; outputs at t are compared with the targets of step t. A Williams-Zipser
 net, where every unit reads the other units at t−1, is written with delay-1 links between units
-and delay-0 links from the inputs, i.e. with its targets shifted by one step (LEARNERS.md §0.1):
-:func:`fully_recurrent` and :func:`self_loop_wz`.
+and delay-0 links from the inputs, i.e. with its targets shifted by one step
+(docs/learners.md §1.2): :func:`fully_recurrent` and :func:`self_loop_wz`.
 
 Source index space: ``[0, m)`` inputs, ``[m, m+n)`` units, ``m+n`` the bias (constant 1). A bias
 weight is simply a delay-0 connection from the bias source, so "no biases" (as in every paper
@@ -137,7 +137,7 @@ class Network:
         return ptr, conn
 
     def recurrent_units(self) -> np.ndarray:
-        """Units that must carry RTRL sensitivities across steps (LEARNERS.md §2.4).
+        """Units that must carry RTRL sensitivities across steps (docs/learners.md §4.5).
 
         These are the sources of delay-1 connections plus, closing the set, every unit that
         feeds one of them through delay-0 paths: their sensitivities are needed at step t to
@@ -183,11 +183,12 @@ def self_loop(n_inputs: int, n_hidden: int, n_outputs: int, bias: bool = False,
     """The Exp. 2a net: hidden units that each feed back only to themselves (delay 1), outputs
     that are not recurrent, and each layer connected from all layers below.
 
-    ``readout_delay`` 0 is the LSTM paper's three-phase step (§5): outputs read the hidden units
-    of the same step. ``readout_delay`` 1 is Williams & Zipser's timing, the paper's own notation
-    for conventional nets (§3.1, net_i(t) = Σ_j w_ij y^j(t−1)) with targets shifted so that inputs
-    are read in the same step: outputs read the hidden units of the previous step, so the first
-    symbol passes one self-loop fewer on its way to the last prediction.
+    ``readout_delay`` 0 is the LSTM paper's three-phase step (H&S97 Sec. 5): outputs read the
+    hidden units of the same step. ``readout_delay`` 1 is Williams & Zipser's timing, the paper's
+    own notation for conventional nets (H&S97 Sec. 3.1, net_i(t) = Σ_j w_ij y^j(t−1)) with
+    targets shifted so that inputs are read in the same step: outputs read the hidden units of the
+    previous step, so the first symbol passes one self-loop fewer on its way to the last
+    prediction (docs/learners.md §1.2).
 
     With one hidden unit and ``p+1`` inputs and outputs, no biases: ``(p+2)²`` weights —
     36 for p = 4, 144 for p = 10, 10404 for p = 100 (Table 2) — under either timing.

@@ -1,9 +1,10 @@
 """Slow, readable NumPy statements of the forward pass, BPTT and RTRL on a :class:`Network`.
 
-Written to be read next to LEARNERS.md §0–2, not to be fast; the tests check every numba kernel
-against these on random nets. One sequence at a time: ``x`` is ``(T, m)``, ``d`` is ``(T, K)``
-and ``mask`` is ``(T,)`` (whether step t has a target). Error E = ½ Σ_t Σ_k (y_k(t) − d_k(t))²
-over the masked steps; every gradient here is ∂E/∂w (not its negative).
+Written to be read next to docs/learners.md §1, §3 and §4, not to be fast; the tests check every
+numba kernel against these on random nets. One sequence at a time: ``x`` is ``(T, m)``, ``d`` is
+``(T, K)`` and ``mask`` is ``(T,)`` (whether step t has a target). Error
+E = ½ Σ_t Σ_k (y_k(t) − d_k(t))² over the masked steps; every gradient here is ∂E/∂w (not its
+negative).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def forward(net: Network, w, x, d=None, mask=None, teacher_forcing=False, clamp=
     Returns ``(a, fprime, prev)``: unit activations (T, n) as computed (unforced), their
     derivatives f'(net), and the a(t−1) vectors the delay-1 links actually read. With
     ``teacher_forcing`` an output unit with a target at t feeds ``d`` instead of its activation
-    into step t+1 (LEARNERS.md §2.3). With ``clamp`` (T, n) the delay-1 links read those
-    recorded vectors instead (the "clamped" graph of LEARNERS.md §8).
+    into step t+1 (docs/learners.md §4.4). With ``clamp`` (T, n) the delay-1 links read those
+    recorded vectors instead (the "clamped" graph of docs/learners.md §9).
     """
     T, n = len(x), net.n_units
     a = np.zeros((T, n))
@@ -71,7 +72,7 @@ def output_errors(net: Network, a, d, mask):
 
 def backprop(net: Network, w, x, a, fprime, e, t_end, t_from, inject):
     """∂/∂w of the errors ``e`` at the steps where ``inject`` holds, back-propagated from
-    ``t_end`` down to ``t_from`` only (LEARNERS.md §1.1; truncation drops anything older).
+    ``t_end`` down to ``t_from`` only (docs/learners.md §3.1; truncation drops anything older).
 
     δ_i(t) = f'_i(t) [e_i(t) + Σ_{k: i∈Z_k} w_ki δ_k(t) + Σ_{k: i∈R_k} w_ki δ_k(t+1)]
     """
@@ -153,7 +154,7 @@ def bptt_train(net: Network, w, x, d, mask, alpha, window=0, update_every=1, app
 
 def rtrl_train(net: Network, w, x, d, mask, alpha, update="step", teacher_forcing=False,
                state=None):
-    """RTRL with sensitivities of **every** unit (the textbook recursion, LEARNERS.md §2.1):
+    """RTRL with sensitivities of **every** unit (the textbook recursion, docs/learners.md §4.1):
 
         p^k_w(t) = f'_k(t) [Σ_{l∈Z_k} w_kl p^l_w(t) + Σ_{l∈R_k} w_kl p^l_w(t−1) + [k = i] ã_j]
         ∂E(t)/∂w = Σ_{k∈outputs} e_k(t) p^k_w(t)

@@ -1,4 +1,4 @@
-"""numba kernel of real-time recurrent learning with structured sensitivities (LEARNERS.md §2).
+"""numba kernel of real-time recurrent learning with structured sensitivities (docs/learners.md §4).
 
 Only the *carried* units (:meth:`Network.recurrent_units`: sources of delay-1 links and their
 delay-0 ancestors) hold sensitivities p^k_w = ∂a_k/∂w, one vector over all W weights each,
@@ -21,13 +21,14 @@ for the Exp. 2a net (either timing) whose single hidden unit is the only carried
 ``online`` True changes the weights after every step (the sensitivities are not recomputed for
 the new weights); False sums the step gradients and applies them at the sequence end (offline
 RTRL = epochwise BPTT). ``teacher_forcing``: an output unit with a target feeds its target into
-the next step and its sensitivities are zeroed; the error uses the unforced output (§2.3).
+the next step and its sensitivities are zeroed; the error uses the unforced output
+(docs/learners.md §4.4).
 ``mode``: 0 trains, 2 only sums gradients into ``grad`` (and, when ``step_grads`` has rows,
 records each step's gradient of the block's first sequence there), −1 runs forward.
 
 ``carry`` False resets the activations and the sensitivities to zero at every sequence start
-(LEARNERS.md §0.3). ``carry`` True resets nothing: the block is one continuous stream that starts
-from the state in ``a_state`` (n,: the units' activations a(t−1), as the next step's delay-1
+(docs/learners.md §1.4). ``carry`` True resets nothing: the block is one continuous stream that
+starts from the state in ``a_state`` (n,: the units' activations a(t−1), as the next step's delay-1
 links read them) and ``p_state`` (carried units × W: their sensitivities p(t−1)), and the state
 after the block's last step is written back into them (the sensitivities only when ``mode`` is
 not −1). The caller owns these arrays: it passes copies when the run must leave its state alone.

@@ -11,16 +11,16 @@ from ..recurrent.learner import ACCUMULATE, NETWORK_PARAMS, TRAIN, RecurrentLear
 
 
 class RTRL(RecurrentLearner):
-    """Real-time recurrent learning (Williams & Zipser 1989; LEARNERS.md §2).
+    """Real-time recurrent learning (Williams & Zipser 1989; docs/learners.md §4).
 
-    Only units on delay-1 paths carry sensitivities (§2.4), so the Exp. 2a net costs O(W) per
-    step while the fully recurrent net costs O(n²W). ``update`` ``step`` changes the weights
-    after every step (on-line RTRL), ``sequence`` sums the step gradients and applies them at
-    the sequence end (off-line RTRL, the same gradient as epochwise BPTT).
+    Only units on delay-1 paths carry sensitivities (docs/learners.md §4.5), so the Exp. 2a net
+    costs O(W) per step while the fully recurrent net costs O(n²W). ``update`` ``step`` changes
+    the weights after every step (on-line RTRL), ``sequence`` sums the step gradients and applies
+    them at the sequence end (off-line RTRL, the same gradient as epochwise BPTT).
 
-    ``reset`` ``sequence`` (the default, LEARNERS.md §0.3) starts every sequence from zero
+    ``reset`` ``sequence`` (the default, docs/learners.md §1.4) starts every sequence from zero
     activations and zero sensitivities. ``reset`` ``never`` is the paper's "on-line RTRL (no
-    activation resets, online weight changes)" (LEARNERS.md §0.3, §2.2): activations and
+    activation resets, online weight changes)" (docs/learners.md §4.3): activations and
     sensitivities are set to zero once, when the network is built, and then carry over from each
     sequence into the next and from each ``train`` call into the next, as if the whole training
     stream were one long sequence. The sensitivities are, as always in on-line RTRL, not

@@ -1,4 +1,4 @@
-"""The paper's RTRL configurations (PAPER.md §2.3 Table 1, §2.4 Table 2)."""
+"""The paper's RTRL configurations (H&S97 Table 1 and Table 2; docs/learners.md §4.6)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ EXP1 = [
         trials=30,
         paper=PaperRow(table="Table 1", success_rate=None, sequences_to_success=after,
                        note=_SMITH_ZIPSER + f"; ≈{weights} weights"),
-        source="PAPER.md §2.3 (Table 1); LEARNERS.md §0.4, §2.5",
+        source="docs/protocol.md §2.3; docs/learners.md §4.6; H&S97 Sec. 5.1, Table 1",
         description=f"fully recurrent Williams-Zipser net, {hidden} hidden + 7 output units, "
         f"no biases ({weights} weights), on-line RTRL, lr {lr:g}",
         default=default,
@@ -33,8 +33,8 @@ EXP1 = [
 
 # Exp. 2a: one self-recurrent hidden unit, p+1 non-recurrent outputs, no biases: (p+2)^2 weights.
 # Williams-Zipser timing (self_loop_wz): the paper writes conventional nets as reading every unit
-# at t-1 (§3.1) and gives its three-phase step for cells and gates; README "Table 2" reports
-# both readings.
+# at t-1 (H&S97 Sec. 3.1) and gives its three-phase step for cells and gates; README "Table 2"
+# reports both readings (docs/learners.md §1.2).
 _EXP2A = [
     # p, lr, paper success rate, success after (None: never), note
     (4, 1.0, 14 / 18, 1_043_000, "the text says 7/9 of the trials"),
@@ -57,7 +57,7 @@ EXP2A = [
         trials=EXP2A_TRIALS,
         paper=PaperRow(table="Table 2", success_rate=rate, sequences_to_success=after,
                        trials=EXP2A_TRIALS, note=note, extra={"weights": (p + 2) ** 2}),
-        source="PAPER.md §2.4 (Table 2); LEARNERS.md §0.4, §2.5",
+        source="docs/protocol.md §3.6; docs/learners.md §4.6; H&S97 Sec. 5.2, Table 2",
         description=f"one self-recurrent hidden unit, {p + 1} non-recurrent logistic outputs, "
         f"layers see all layers below, no biases ({(p + 2) ** 2} weights), Williams-Zipser timing "
         f"(outputs read the previous step's hidden unit), on-line RTRL, lr {lr:g}",
