@@ -127,6 +127,8 @@ def _print_listing(what: str, items: list[dict[str, Any]], params: bool) -> None
     for i in items:
         alias = f" (alias: {', '.join(i['aliases'])})" if i.get("aliases") else ""
         click.echo(f"{i['name']}{alias}: {i['summary']}")
+        if i.get("paper_section"):
+            click.echo(f"    protocol: {i['paper_section']}")
         if params:
             for p in i["params"]:
                 click.echo(f"    {p['name']} = {json.dumps(p['default'])}  [{p['accepts']}]  "
