@@ -312,6 +312,7 @@ def _fit(spec: TrialSpec, task, learner, result: TrialResult) -> None:
         if work.sequences == 0:  # the rest of the budget is too small for any work
             break
     result.sequences = presented
+    result.n_weights = int(learner.n_weights)  # a constructive learner has grown meanwhile
     result.stop_reason = {"solved": (getattr(criterion, "fired", None) or criterion).describe(),
                           "stopped": "the learner stopped on its own"}.get(result.status, "budget")
     result.metrics.update(getattr(criterion, "milestones", {}) or {})

@@ -84,11 +84,13 @@ def _learn(learner: Learner, block: SequenceBlock, is_set: bool) -> np.ndarray |
     return None
 
 
-def _fit_until(learner: Learner, data: SequenceBlock, total: int, step: int) -> tuple[int, bool]:
+def _fit_until(learner: Learner, data: SequenceBlock, total: int, step: int,
+               judge: Callable[[], bool] | None = None) -> tuple[int, bool]:
     """Call ``fit`` with allowances of at most ``step`` until ``total`` sequences are presented,
     the learner asks to be judged or stops, or it can do nothing more; checks every
-    :class:`~seqbench.contracts.Work` on the way. Returns (sequences presented, whether the
-    last call asked to be judged or stopped)."""
+    :class:`~seqbench.contracts.Work` on the way. With ``judge``, a request to be judged ends
+    the loop only when ``judge()`` is true (as the harness goes on when a check fails). Returns
+    (sequences presented, whether the last call asked to be judged or stopped)."""
     presented = 0
     while presented < total:
         allowance = min(step, total - presented)
@@ -102,7 +104,7 @@ def _fit_until(learner: Learner, data: SequenceBlock, total: int, step: int) -> 
             f"fit presented {work.sequences} sequences with an allowance of {allowance}")
         assert work.time_steps >= 0, f"Work.time_steps is {work.time_steps}"
         presented += work.sequences
-        if work.check or work.stopped:
+        if work.stopped or (work.check and (judge is None or judge())):
             return presented, True
         if work.sequences == 0:
             break
@@ -350,9 +352,10 @@ def check_learner_learns(case: LearnerCase) -> None:
 
     before = mse()
     budget = LEARN_BUDGET
-    if case.is_set:  # fit on a fixed sample of the toy stream until judged, stopped or budget
-        budget = LEARN_BUDGET_SET
-        _fit_until(learner, run.training_block(SET_SIZE), budget, budget)
+    if case.is_set:  # fit on a fixed sample of the toy stream as the harness would: judged
+        budget = LEARN_BUDGET_SET  # at each check, going on while the held-out error is high
+        _fit_until(learner, run.training_block(SET_SIZE), budget, budget,
+                   judge=lambda: mse() < 0.125)
     else:
         for _ in range(LEARN_BUDGET // LEARN_BLOCK):
             learner.train(run.training_block(LEARN_BLOCK))
