@@ -15,7 +15,7 @@ from typing import Any
 
 from .contracts import PaperRow, Preset
 from .errors import ParamError, SeqbenchError, UnknownNameError
-from .params import resolve_params
+from .params import resolve_params, to_jsonable
 from .plugins import Registry
 from .progress import PROGRESS_DIR_ENV
 from .store import Store
@@ -216,9 +216,13 @@ def _changes_preset(preset: Preset, task_cls, task_params: Mapping[str, Any], le
                     learner_params: Mapping[str, Any]) -> bool:
     """Whether the command line's overrides change the configuration the preset describes
     (the paper's figures are then not comparable)."""
-    return (resolve_params(task_cls.params, preset.task_params, task_cls.name) != task_params
-            or resolve_params(learner_cls.params, preset.learner_params, learner_cls.name)
-            != learner_params)
+    def canonical(params: Mapping[str, Any]) -> dict[str, Any]:  # stored params are JSON: lists
+        return {k: to_jsonable(v) for k, v in params.items()}
+
+    return (canonical(resolve_params(task_cls.params, preset.task_params, task_cls.name))
+            != canonical(task_params)
+            or canonical(resolve_params(learner_cls.params, preset.learner_params,
+                                        learner_cls.name)) != canonical(learner_params))
 
 
 #: sequences of the short trial that calibrates a cost estimate when nothing is stored

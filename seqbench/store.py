@@ -122,9 +122,11 @@ class Store:
         if self.path.is_dir():
             raise StoreError(f"store {str(self.path)!r} is a directory, not a SQLite file")
         try:
-            uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
             timeout = _lock_timeout()
-            self.conn = sqlite3.connect(uri, uri=readonly, timeout=timeout)
+            if readonly:
+                self.conn = self._connect_readonly(timeout)
+            else:
+                self.conn = sqlite3.connect(str(self.path), timeout=timeout)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:
@@ -132,6 +134,24 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._explain(exc)) from None
+
+    def _connect_readonly(self, timeout: float) -> sqlite3.Connection:
+        """Open for reading only. A WAL store needs its -shm file, which SQLite cannot create
+        in a directory we may not write; such a store, with no unfinished -wal beside it, cannot
+        be being written by anyone, so it is then read as immutable."""
+        uri = self.path.resolve().as_uri()  # percent-encodes '?', '#', '%' and spaces
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            wal = Path(f"{self.path}-wal")
+            cannot_write = "readonly" in str(exc) or "unable to open" in str(exc)
+            if not cannot_write or (wal.exists() and wal.stat().st_size > 0):
+                conn.close()
+                raise
+        conn.close()
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=timeout)
 
     def _explain(self, exc: sqlite3.DatabaseError) -> str:
         msg = str(exc)
