@@ -420,6 +420,11 @@ def merge(other, db) -> None:
     _echo_err(f"seqbench: merged {n} trials from {other}")
 
 
+from .html_report import report as _report  # noqa: E402  (matplotlib only when it runs)
+
+cli.add_command(_report)
+
+
 def _add_plugin_commands() -> None:
     """Let plugins add subcommands; a failing plugin is reported, not fatal."""
     try:
