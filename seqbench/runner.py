@@ -257,8 +257,11 @@ def estimate_cost(config: Config, stored: Sequence[Mapping[str, Any]],
         return {"estimated_s": None, "worst_case_s": None, "basis": "calibration failed"}
     per_sequence = result.wall_s / result.sequences
     worst = per_sequence * config.budget * to_run
-    return {"estimated_s": worst, "worst_case_s": worst,
-            "basis": f"a {result.sequences}-sequence calibration run"}
+    # a calibration trial that solved or stopped on its own is one whole trial: a better guess
+    whole = result.status in ("solved", "stopped")
+    return {"estimated_s": result.wall_s * to_run if whole else worst, "worst_case_s": worst,
+            "basis": f"a {result.sequences}-sequence calibration run"
+            + (f" ({result.status})" if whole else "")}
 
 
 @dataclass
@@ -272,10 +275,22 @@ class Execution:
 
 
 def _run_in_worker(spec: TrialSpec, progress_dir: str | None = None) -> TrialResult:
+    """Run one trial in a worker process with one BLAS and one numba thread, so that ``--jobs``
+    trials share the cores instead of oversubscribing them. The environment variables only
+    reach libraries loaded later; threadpoolctl and numba cap the ones already loaded."""
     os.environ.update(WORKER_THREAD_ENV)
     if progress_dir:  # the parent's progress display reads what the trial writes there
         os.environ[PROGRESS_DIR_ENV] = progress_dir
-    return run_trial(spec)
+    from threadpoolctl import threadpool_limits
+
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except (ImportError, ValueError):  # no numba, or its threading layer refuses: nothing to cap
+        pass
+    with threadpool_limits(limits=1):
+        return run_trial(spec)
 
 
 def execute(

@@ -210,3 +210,35 @@ def test_lstm97_reports_when_sequential_construction_added_its_block():
     assert result.status != "error", result.error
     added = result.diagnostics.get("block_1_added_at")
     assert added is not None and added % 20 == 0 and 0 < added <= result.sequences
+
+
+class ThreadCounter(Scripted):
+    """Reports the BLAS and numba threads it may use while fitting."""
+
+    name = "thread-counter"
+
+    def fit(self, training_set, allowance):
+        import numba
+        from threadpoolctl import threadpool_info
+
+        self.blas = max((p["num_threads"] for p in threadpool_info()), default=1)
+        self.numba = numba.get_num_threads()
+        return Work(sequences=allowance, time_steps=1, stopped=True)
+
+    def diagnostics(self):
+        return {"blas_threads": self.blas, "numba_threads": self.numba}
+
+
+def test_a_worker_runs_its_trial_with_one_blas_and_one_numba_thread(registry):
+    import numba
+
+    from seqbench.runner import _run_in_worker
+
+    registry.learners["thread-counter"] = ThreadCounter
+    before = numba.get_num_threads()
+    try:
+        result = _run_in_worker(_spec(registry, "reber", "thread-counter", 10))
+    finally:
+        registry.learners.pop("thread-counter")
+        numba.set_num_threads(before)
+    assert result.diagnostics == {"blas_threads": 1, "numba_threads": 1}, result.error
