@@ -95,6 +95,7 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
         # the learner's own units of work, averaged like sequences to success: over solved trials
         "work_to_success": {u: _mean([_number((r.get("diagnostics") or {}).get(u))
                                       for r in solved]) for u in config.work_units},
+        "work_units": list(config.work_units),
         "wall_s_per_trial": _mean([r["wall_s"] for r in trial_rows]),
         "ns_per_step": _mean([r["ns_per_step"] for r in trial_rows]),
         "errors": sorted({(r.get("error") or "").splitlines()[0] for r in trial_rows
@@ -192,7 +193,7 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
             _own_work(r.get("work_to_success") or {}),
             "-" if r["test_error"] is None else f"{r['test_error']:.4f}",
             _fmt(r["wall_s_per_trial"], 1), _fmt(r["ns_per_step"]),
-            *_paper_cells(p),
+            *_paper_cells(p, r.get("work_units") or ()),
         ])
     at = header.index("test err")
     header[at:at] = ["diverged", "errors"]
@@ -209,13 +210,19 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
     return header, cells
 
 
-def _paper_cells(paper: dict[str, Any]) -> list[str]:
+def _paper_cells(paper: dict[str, Any], work_units: Sequence[str] = ()) -> list[str]:
     """The paper's success, sequences and test error; marked ``*`` where the row's overrides
-    change the paper's configuration (shown for reference, not comparable)."""
+    change the paper's configuration (shown for reference, not comparable). Where the paper
+    counts the learner's own unit of work instead of sequences (guessing's draws), that figure
+    stands in the sequences column with its unit."""
     if not paper:
         return ["-", "-", "-"]
     mark = "" if paper.get("comparable", True) else "*"
-    cells = [_pct(paper.get("success_rate")), _fmt(paper.get("sequences_to_success")),
+    seq = _fmt(paper.get("sequences_to_success"))
+    if paper.get("sequences_to_success") is None:
+        own = [f"{paper[u]:,g} {u}" for u in work_units if _number(paper.get(u)) is not None]
+        seq = "; ".join(own) or seq
+    cells = [_pct(paper.get("success_rate")), seq,
              "-" if paper.get("test_error") is None else f"{paper['test_error']:.4f}"]
     return [c + mark if c != "-" else c for c in cells]
 
