@@ -212,6 +212,8 @@ def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
         return
     from .progress import Display
 
+    if jobs < 1:  # before the store is touched
+        raise SeqbenchError(f"--jobs must be at least 1, got {jobs}")
     specs = [s for c in configs for s in c.specs()]
     with Store(path) as store:
         to_run = len(specs) - len(store.finished(s.key for s in specs))

@@ -28,6 +28,12 @@ WORKER_THREAD_ENV = {
 }
 
 
+#: the largest integer the store can hold (SQLite's signed 64 bits)
+MAX_INT = 2**63 - 1
+#: seconds to wait for a Dask scheduler given by --scheduler before giving up
+DASK_CONNECT_TIMEOUT = 10
+
+
 @dataclass
 class Config:
     """One row of a comparison: a learner configuration on a task, run for ``trials`` trials."""
@@ -135,8 +141,11 @@ def plan(
         raise ParamError(f"--trials must be at least 1, got {trials}")
     if budget is not None and budget < 1:
         raise ParamError(f"--budget must be at least 1 sequence, got {budget}")
-    if seed < 0:
-        raise ParamError(f"--seed must be non-negative, got {seed}")
+    if seed < 0 or seed > MAX_INT:
+        raise ParamError(f"--seed must be in [0, {MAX_INT}], got {seed}")
+    for name, value in (("--budget", budget), ("--trials", trials)):
+        if value is not None and value > MAX_INT:
+            raise ParamError(f"{name} must be at most {MAX_INT}, got {value}")
     names = [registry.learner_name(n) for n, _ in learners]
     unique = list(dict.fromkeys(zip(names, (p for _, p in learners))))
     if len(unique) < len(names) and notes is not None:
@@ -373,7 +382,12 @@ def _dask_results(todo, jobs, scheduler):
         ) from None
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
+        except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise SeqbenchError(f"cannot reach the Dask scheduler {scheduler!r} within "
+                                f"{DASK_CONNECT_TIMEOUT} s: {first}") from None
     else:
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True)
         client = Client(cluster)

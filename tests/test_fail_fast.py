@@ -102,3 +102,20 @@ def test_the_python_api_and_export_give_trials_curves_and_summaries(tmp_path):
     assert len(rows) == len(results.curves()) and float(rows[0]["train_error"]) >= 0
     pandas = pytest.importorskip("pandas", reason="to_pandas is optional; pandas not installed")
     assert isinstance(results.to_pandas("summary"), pandas.DataFrame)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--seed", "99999999999999999999"], "--seed must be in [0, 9223372036854775807]"),
+    (["--budget", "99999999999999999999"], "--budget must be at most"),
+    (["--executor", "dask", "--scheduler", "nonsense"], "cannot reach the Dask scheduler"),
+])
+def test_out_of_range_options_and_bad_schedulers_are_one_line_errors(tmp_path, extra, needle):
+    pytest.importorskip("dask.distributed") if "dask" in extra else None
+    db = tmp_path / "s.db"
+    out = run_cli(["compare", "--task", "reber", "--learners", "elman", "--trials", "1",
+                   "--budget", "100", "--db", str(db), *extra])
+    (line,) = _errors(out)
+    assert out.returncode == 2 and needle in line
+    if "--scheduler" not in extra:
+        assert not db.exists()
