@@ -67,6 +67,9 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
         "preset": config.preset,
         "overrides": dict(config.overrides),
         "n_weights": next((r["n_weights"] for r in trial_rows if r.get("n_weights")), None),
+        # a constructive learner (rcc) ends each trial with its own size
+        "n_weights_range": [min(sizes), max(sizes)] if (sizes := [
+            r["n_weights"] for r in trial_rows if r.get("n_weights")]) else None,
         "trials": n,
         "successes": len(solved),
         "success_rate": len(solved) / n if n else None,
@@ -116,6 +119,12 @@ def _fmt(v: Any, digits: int = 0) -> str:
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def _weights(row: dict[str, Any]) -> str:
+    """The weight count, or its range over the trials when they ended with different sizes."""
+    low, high = row.get("n_weights_range") or (row["n_weights"], row["n_weights"])
+    return _fmt(low) if low == high else f"{_fmt(low)}–{_fmt(high)}"
 
 
 def _pct_interval(row: dict[str, Any]) -> str:
@@ -187,7 +196,7 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
         p = r["paper"] or {}
         label = r["learner"] + "".join(f" {k}={v}" for k, v in r["overrides"].items())
         cells.append([
-            label, r["preset"] or "-", _fmt(r["n_weights"]), _fmt(r["trials"]),
+            label, r["preset"] or "-", _weights(r), _fmt(r["trials"]),
             _fmt(r["successes"]), _pct_interval(r), _fmt(s.get("mean")),
             _km(r, "q50"), f"{_km(r, 'q25')}–{_km(r, 'q75')}" if r.get("sequences_km") else "-",
             _own_work(r.get("work_to_success") or {}),
