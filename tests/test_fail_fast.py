@@ -119,3 +119,15 @@ def test_out_of_range_options_and_bad_schedulers_are_one_line_errors(tmp_path, e
     assert out.returncode == 2 and needle in line
     if "--scheduler" not in extra:
         assert not db.exists()
+
+
+def test_json_carries_numbers_as_numbers_and_missing_values_as_null(tmp_path):
+    out = run_cli(["compare", "--task", "reber", "--learners", "elman", "--trials", "2",
+                   "--budget", "100", "--db", str(tmp_path / "s.db"), "--format", "json", "-q"])
+    (row,) = json.loads(out.stdout)["rows"]
+    assert isinstance(row["success_rate"], float) and isinstance(row["trials"], int)
+    low, high = row["success_interval"]
+    assert isinstance(low, float) and isinstance(high, float) and low <= high
+    assert row["sequences_km"] == {"q25": None, "q50": None, "q75": None}
+    assert row["sequences_to_success"] is None and isinstance(row["ns_per_step"], float)
+    assert row["paper"]["comparable"] is True and row["paper"]["success_rate"] == 0.0
