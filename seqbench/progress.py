@@ -52,8 +52,8 @@ def _clock(seconds: float) -> str:
 
 
 class Display:
-    """The live status line of a command (on stderr, only when it is a terminal), with the
-    per-trial lines printed above it.
+    """The live status line of a command (on stderr, only when stdout and stderr are terminals
+    and not ``quiet``), with the per-trial lines printed above it.
 
     Use as a context manager around the work; call :meth:`trial_done` for each finished trial.
     ``estimate_s`` (optional, total seconds for all trials, e.g. from stored trials) seeds the
@@ -67,7 +67,9 @@ class Display:
         self.budget = budget or {}
         self.done = self.solved = self.unsolved = self.failed = 0
         self.walls: list[float] = []
-        self.live_on = (not quiet) and sys.stderr.isatty() and total > 0
+        # drawn on stderr, and only when the command talks to a person: stdout and stderr
+        # are both terminals (a table piped to a file gets no escape codes beside it)
+        self.live_on = (not quiet) and sys.stdout.isatty() and sys.stderr.isatty() and total > 0
         self._dir: str | None = None
         self._saved_env: str | None = None
         self._live = None
