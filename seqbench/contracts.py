@@ -132,6 +132,9 @@ class Task:
     default_budget: ClassVar[int] = 100_000
     #: default number of trials (the paper's count per table row where it gives one)
     default_trials: ClassVar[int] = 10
+    #: bump whenever the same parameters would generate other data or judge differently; it is
+    #: part of every trial's resume key (the package version is not)
+    behaviour_version: ClassVar[int] = 1
 
     def __init__(self, **params: Any):
         self.params = dict(params)
@@ -174,6 +177,10 @@ class Learner:
     carries_state: bool = False
     #: ``stream`` (learns from blocks via :meth:`train`) or ``set`` (:class:`SetLearner`)
     kind: ClassVar[str] = "stream"
+    #: bump whenever the same parameters and seed would give other results (another order of
+    #: random draws, a fixed bug); it is part of every trial's resume key (the package version
+    #: is not)
+    behaviour_version: ClassVar[int] = 1
     #: names of :meth:`diagnostics` entries that count the learner's own units of work (weight
     #: draws, epochs); tables show them beside the harness's sequences presented
     work_units: ClassVar[tuple[str, ...]] = ()

@@ -36,6 +36,10 @@ class Param:
     choices: tuple[str, ...] | None = None
     length: int | None = None
     nullable: bool = False
+    #: the value that reproduces what the plugin did before this parameter existed; a trial
+    #: with this value keeps the resume key it had then (see :func:`neutral_names`)
+    neutral: Any = None
+    has_neutral: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -179,3 +183,18 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return float(value)
     return value
+
+
+def neutral(default: Any, doc: str, kind: str = "float", **kw: Any) -> Param:
+    """A parameter added to an existing plugin whose default keeps the old behaviour: while a
+    trial uses that value, the parameter stays out of the trial's resume key, so trials stored
+    before it existed are still found. (``Param(..., neutral=v, has_neutral=True)`` for a
+    neutral value other than the default.)"""
+    return Param(default, doc, kind, neutral=default, has_neutral=True, **kw)
+
+
+def neutral_names(declared: Mapping[str, Param], values: Mapping[str, Any]) -> frozenset[str]:
+    """The parameters in ``values`` that sit at their declared neutral value."""
+    return frozenset(k for k, p in declared.items()
+                     if p.has_neutral and k in values
+                     and to_jsonable(values[k]) == to_jsonable(p.neutral))

@@ -52,6 +52,8 @@ class Config:
     paper_comparable: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    #: parameters at their neutral value, left out of the resume keys (``task.x``, ``learner.y``)
+    neutral: frozenset[str] = frozenset()
     #: the learner's own units of work (:attr:`~seqbench.contracts.Learner.work_units`)
     work_units: tuple[str, ...] = ()
 
@@ -60,7 +62,7 @@ class Config:
             TrialSpec(
                 task=self.task, learner=self.learner, task_params=self.task_params,
                 learner_params=self.learner_params, seed=self.seed, trial=i, budget=self.budget,
-                preset=self.preset, versions=self.versions,
+                preset=self.preset, versions=self.versions, neutral=self.neutral,
             )
             for i in range(self.trials)
         ]
@@ -134,8 +136,6 @@ def plan(
     worth saying that are not errors (merged duplicates, ``-p`` keys some learners lack) are
     appended to ``notes``.
     """
-    from . import __version__
-
     task_cls = registry.task(task)
     if trials is not None and trials < 1:
         raise ParamError(f"--trials must be at least 1, got {trials}")
@@ -186,11 +186,9 @@ def plan(
             seed=seed, paper=p.paper if p else None, paper_comparable=not changed,
             work_units=tuple(getattr(registry.learners[name], "work_units", ()) or ()),
             overrides=overrides,
-            versions={
-                "seqbench": __version__,
-                "task": registry.version_of("task", task),
-                "learner": registry.version_of("learner", name),
-            },
+            versions=behaviour_versions(task_cls, registry.learners[name]),
+            neutral=neutral_names(task_cls.params, t_params, "task")
+            | neutral_names(registry.learners[name].params, l_params, "learner"),
         ))
     return configs
 
@@ -234,6 +232,22 @@ def _changes_preset(preset: Preset, task_cls, task_params: Mapping[str, Any], le
                                         learner_cls.name)) != canonical(learner_params))
 
 
+def behaviour_versions(task_cls, learner_cls) -> dict[str, str]:
+    """The behaviour versions that enter a trial's resume key (see :class:`TrialSpec`)."""
+    from .trial import HARNESS_BEHAVIOUR
+
+    return {"seqbench": HARNESS_BEHAVIOUR,
+            "task": str(getattr(task_cls, "behaviour_version", 1)),
+            "learner": str(getattr(learner_cls, "behaviour_version", 1))}
+
+
+def neutral_names(declared, values: Mapping[str, Any], prefix: str) -> frozenset[str]:
+    """``prefix.name`` for every parameter at its neutral value (kept out of resume keys)."""
+    from .params import neutral_names as at_neutral
+
+    return frozenset(f"{prefix}.{k}" for k in at_neutral(declared, values))
+
+
 #: sequences of the short trial that calibrates a cost estimate when nothing is stored
 CALIBRATION_SEQUENCES = 1000
 
@@ -260,7 +274,8 @@ def estimate_cost(config: Config, stored: Sequence[Mapping[str, Any]],
     spec = config.specs()[0]
     short = TrialSpec(task=spec.task, learner=spec.learner, task_params=spec.task_params,
                       learner_params=spec.learner_params, seed=spec.seed, trial=0,
-                      budget=min(config.budget, CALIBRATION_SEQUENCES), versions=spec.versions)
+                      budget=min(config.budget, CALIBRATION_SEQUENCES), versions=spec.versions,
+                      neutral=spec.neutral)
     result = run_trial(short, registry)
     if result.status == "error" or not result.sequences:
         return {"estimated_s": None, "worst_case_s": None, "basis": "calibration failed"}
@@ -281,6 +296,20 @@ class Execution:
     reused: int
     ran: int
     interrupted: bool = False
+
+
+def _provenance(specs: Sequence[TrialSpec], registry: Registry | None) -> dict[str, Any]:
+    """The package versions of the plugins behind ``specs`` and the behaviour versions in their
+    keys, recorded with the run (the keys carry only the behaviour versions)."""
+    from .plugins import get_registry
+
+    registry = registry or get_registry()
+    packages: dict[str, str] = {}
+    for s in specs:
+        packages.setdefault(f"task:{s.task}", registry.version_of("task", s.task))
+        packages.setdefault(f"learner:{s.learner}", registry.version_of("learner", s.learner))
+    return {"packages": packages,
+            "behaviour": sorted({json.dumps(dict(s.versions), sort_keys=True) for s in specs})}
 
 
 def _run_in_worker(spec: TrialSpec, progress_dir: str | None = None) -> TrialResult:
@@ -326,7 +355,7 @@ def execute(
     done = store.finished(by_key)
     results: dict[str, dict[str, Any]] = {k: _row(by_key[k], dict(r)) for k, r in done.items()}
     todo = [s for k, s in by_key.items() if k not in done]
-    run_id = store.start_run(command, dict(todo[0].versions)) if todo else None
+    run_id = store.start_run(command, _provenance(todo, registry)) if todo else None
     total = len(todo)
     ran = 0
 

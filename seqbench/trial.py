@@ -25,6 +25,9 @@ from .params import to_jsonable
 from .progress import TrialProgress
 
 #: ``stopped``: a set learner ended on its own (a cap of units or draws) before success
+#: the harness's own behaviour version, part of every resume key: bumped when the harness
+#: would give other results for the same trial (seeding, block cutting, criteria bookkeeping)
+HARNESS_BEHAVIOUR = "1"
 STATUSES = ("solved", "budget_exhausted", "stopped", "diverged", "error")
 STREAMS = {"data": 0, "order": 1, "test": 2, "init": 3}
 #: sequences per call into a learner's kernel, unless a periodic check needs a smaller step
@@ -50,7 +53,13 @@ class TrialSpec:
 
     ``task_params`` and ``learner_params`` are complete (defaults filled in by the harness), so
     the same work asked for in another order, or with a default spelled out, has the same key.
-    ``versions`` holds the versions of seqbench and of the plugins providing task and learner.
+    ``versions`` holds the **behaviour versions** of the harness, the task and the learner
+    (:data:`HARNESS_BEHAVIOUR`, ``Task.behaviour_version``, ``Learner.behaviour_version``): a
+    plugin bumps its version whenever the same parameters would give other results, so stale
+    trials are never reused, while a release that changes nothing keeps every key.
+    ``neutral`` names the parameters (``"task.x"``, ``"learner.y"``) that sit at their declared
+    neutral value (:func:`seqbench.params.neutral`); they stay out of the key, so adding such a
+    parameter to a plugin keeps the keys of the trials stored before it.
     """
 
     task: str
@@ -62,15 +71,19 @@ class TrialSpec:
     budget: int
     preset: str | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
+    neutral: frozenset[str] = frozenset()
 
     def canonical(self) -> dict[str, Any]:
-        """A JSON-ready dict with sorted keys and normalised values."""
+        """A JSON-ready dict with sorted keys and normalised values (neutral parameters left
+        out)."""
         return {
             "task": self.task,
-            "task_params": {k: to_jsonable(self.task_params[k]) for k in sorted(self.task_params)},
+            "task_params": {k: to_jsonable(self.task_params[k]) for k in sorted(self.task_params)
+                            if f"task.{k}" not in self.neutral},
             "learner": self.learner,
             "learner_params": {
                 k: to_jsonable(self.learner_params[k]) for k in sorted(self.learner_params)
+                if f"learner.{k}" not in self.neutral
             },
             "seed": int(self.seed),
             "trial": int(self.trial),
