@@ -53,6 +53,9 @@ class PluginRecord:
     learners: list[str] = field(default_factory=list)
     presets: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: problems that do not stop the plugin from loading (e.g. a parameter default that does
+    #: not validate against its own declaration)
+    warnings: list[str] = field(default_factory=list)
     status: str = "loaded"  # loaded | failed | blocked | disabled
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,7 +71,12 @@ class PluginRecord:
             "learners": self.learners,
             "presets": self.presets,
             "error": "; ".join(self.errors) or None,
+            "warnings": list(self.warnings),
         }
+
+    def problems(self) -> str:
+        """Errors and warnings as one string ("" when there are none)."""
+        return "; ".join([*self.errors, *self.warnings])
 
 
 class Registry:
@@ -80,6 +88,9 @@ class Registry:
         self.aliases: dict[str, str] = {}
         self.presets: dict[tuple[str, str], Preset] = {}
         self.plugins: list[PluginRecord] = []
+        #: problems of the loading as a whole (not of one plugin), e.g. unknown names in
+        #: $SEQBENCH_PLUGINS; each is one line
+        self.warnings: list[str] = []
         self.owner: dict[tuple[str, str], str] = {}  # (kind, name) -> plugin name
         #: the pluggy manager the plugins were registered with (for hooks called later)
         self.plugin_manager: pluggy.PluginManager | None = None
@@ -142,6 +153,7 @@ class Registry:
         if self._claim("task", cls.name, record):
             self.tasks[cls.name] = cls
             record.tasks.append(cls.name)
+            record.warnings.extend(param_default_problems("task", cls))
 
     def _register_learner(self, record: PluginRecord, cls: Any) -> None:
         if not (inspect.isclass(cls) and issubclass(cls, Learner) and cls.name):
@@ -160,6 +172,7 @@ class Registry:
         self.learners[cls.name] = cls
         self.aliases.update({a: cls.name for a in cls.aliases})
         record.learners.append(cls.name)
+        record.warnings.extend(param_default_problems("learner", cls))
 
     def _register_preset(self, record: PluginRecord, preset: Any) -> None:
         if not isinstance(preset, Preset):
@@ -181,19 +194,78 @@ class Registry:
         return (record.version if record else None) or "unversioned"
 
     def check_presets(self) -> None:
-        """Drop presets whose learner or task is missing, recording why on their plugin."""
+        """Drop presets whose learner or task is missing, recording why on their plugin: one
+        short message per plugin and kind of missing name, however many presets it drops."""
         by_name = {r.name: r for r in self.plugins}
+        dropped: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (plugin, kind) -> presets
         for key, preset in list(self.presets.items()):
-            problem = None
             if preset.learner not in self.learners:
-                problem = f"preset {preset.name!r} names unknown learner {preset.learner!r}"
+                missing = ("learner", preset.learner)
             elif preset.task not in self.tasks:
-                problem = f"preset {preset.name!r} names unknown task {preset.task!r}"
-            if problem:
-                del self.presets[key]
-                record = by_name.get(self.owner.get(("preset", f"{key[0]}/{key[1]}"), ""))
-                if record is not None:
-                    record.errors.append(problem)
+                missing = ("task", preset.task)
+            else:
+                continue
+            del self.presets[key]
+            owner = self.owner.get(("preset", f"{key[0]}/{key[1]}"), "")
+            dropped.setdefault((owner, missing[0]), []).append((preset.name, missing[1]))
+        for (owner, kind), items in dropped.items():
+            record = by_name.get(owner)
+            if record is None:
+                continue
+            if len(items) == 1:
+                (preset_name, missing_name), = items
+                record.errors.append(
+                    f"preset {preset_name!r} names unknown {kind} {missing_name!r}")
+                continue
+            names = list(dict.fromkeys(n for _, n in items))
+            record.errors.append(
+                f"{len(items)} presets dropped: they name {kind}s that are not loaded "
+                f"({_short_list(names)})")
+
+
+def _short_list(names: list[str], limit: int = 6) -> str:
+    """``a, b, c`` or ``a, b, c, ... (12 in all)``."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", ... ({len(names)} in all)"
+
+
+def param_default_problems(kind: str, cls: type) -> list[str]:
+    """One message per declared parameter of ``cls`` whose default does not validate as
+    itself: outside its range or choices, or of another type than its kind (``Param(1, ...,
+    "float")``: the default ``1`` validates as ``1.0``). Such a plugin still loads."""
+    from .params import Param
+
+    declared = getattr(cls, "params", None)
+    owner = f"{kind} {getattr(cls, 'name', '?')!r}"
+    if not hasattr(declared, "items"):
+        return [f"{owner} declares params as {type(declared).__name__}, not a mapping of Param"]
+    out = []
+    for key, param in declared.items():
+        if not isinstance(param, Param):
+            out.append(f"{owner}: parameter {key!r} is declared as {type(param).__name__}, "
+                       "not a Param")
+            continue
+        try:
+            coerced = param.coerce(key, param.default, getattr(cls, "name", ""))
+        except Exception as exc:
+            out.append(f"{owner}: default of parameter {key!r} is invalid: {exc}")
+            continue
+        if coerced != param.default or type(coerced) is not type(param.default):
+            out.append(
+                f"{owner}: default of parameter {key!r} is {param.default!r} "
+                f"({type(param.default).__name__}), which validates as {coerced!r} "
+                f"({type(coerced).__name__}); declare it as {coerced!r}")
+    return out
+
+
+def _unknown_names_warning(var: str, given: set[str] | None, known: list[str]) -> str | None:
+    """One line naming the names in ``$var`` that are no plugin, and the valid ones."""
+    unknown = sorted((given or set()) - set(known))
+    if not unknown:
+        return None
+    return (f"seqbench: ${var} names unknown plugin{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))}; valid: {', '.join(sorted(known)) or '(none)'}")
 
 
 def _env_list(var: str) -> set[str] | None:
@@ -265,6 +337,12 @@ def load_registry(extra_plugins: tuple[ModuleType | object, ...] = ()) -> Regist
             continue
         loaded.append((record, plugin))
 
+    entry_point_names = [r.name for r in registry.plugins]
+    for var, given in (("SEQBENCH_PLUGINS", only), ("SEQBENCH_BLOCK_PLUGINS", blocked)):
+        line = _unknown_names_warning(var, given, entry_point_names)
+        if line:
+            registry.warnings.append(line)
+
     for obj in extra_plugins:
         name = getattr(obj, "__name__", type(obj).__name__)
         record = PluginRecord(name=name, module=name, distribution=None, version=None, source="direct")
@@ -325,13 +403,15 @@ def reset_registry(registry: Registry | None = None) -> None:
 
 
 def plugin_warnings(registry: Registry) -> list[str]:
-    """One line per plugin that failed to load or had a registration refused."""
-    return [
+    """One line per plugin that failed to load, had a registration refused or declares a
+    parameter default that does not validate; one line per problem of the loading as a whole
+    (unknown names in $SEQBENCH_PLUGINS or $SEQBENCH_BLOCK_PLUGINS)."""
+    return [*getattr(registry, "warnings", []), *(
         f"seqbench: plugin {r.name!r} {'failed to load' if r.status == 'failed' else 'has problems'}: "
-        + "; ".join(r.errors)
+        + r.problems()
         for r in registry.plugins
-        if r.errors
-    ]
+        if r.errors or r.warnings
+    )]
 
 
 def emit_plugin_warnings(registry: Registry) -> None:
@@ -346,6 +426,7 @@ __all__ = [
     "emit_plugin_warnings",
     "get_registry",
     "load_registry",
+    "param_default_problems",
     "plugin_warnings",
     "reset_registry",
 ]

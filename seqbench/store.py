@@ -111,6 +111,44 @@ def _git_revision() -> str | None:
     return out.stdout.strip() or None
 
 
+def _package_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu() -> dict[str, Any]:
+    """The CPU model and its flags from /proc/cpuinfo where there is one (Linux), else
+    :func:`platform.processor` (flags then unknown)."""
+    model, flags = None, None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if model is None and key in ("model name", "cpu model", "processor name"):
+                    model = value.strip() or None
+                elif flags is None and key in ("flags", "features"):
+                    flags = value.split()
+                if model is not None and flags is not None:
+                    break
+    except OSError:
+        pass
+    return {"cpu_model": model or platform.processor() or platform.machine() or None,
+            "cpu_flags": flags}
+
+
+def _machine_provenance() -> dict[str, Any]:
+    """What decides a trial's speed (and, for numba's fastmath, its last bits): the numerical
+    stack's versions and the CPU."""
+    versions = {name: _package_version(name) for name in ("numba", "llvmlite", "numpy", "scipy")}
+    return {"python_implementation": platform.python_implementation(),
+            "versions": {"python": platform.python_version(), **versions}, **_cpu()}
+
+
 class Store:
     """A SQLite result store at ``path`` (created on first use)."""
 
@@ -203,7 +241,7 @@ class Store:
         from . import __version__
 
         machine = {"python": platform.python_version(), "platform": platform.platform(),
-                   "cpus": os.cpu_count()}
+                   "cpus": os.cpu_count(), **_machine_provenance()}
         try:
             with self.conn:
                 cur = self.conn.execute(
@@ -272,25 +310,59 @@ class Store:
         for r in self.conn.execute("SELECT * FROM trials ORDER BY task, learner, trial"):
             yield row_to_dict(r)
 
-    def merge_from(self, other: Store) -> int:
-        """Copy every trial of ``other`` not already here; returns how many were copied."""
+    def merge_from(self, other: Store | str | os.PathLike) -> int:
+        """Copy every trial of ``other`` not already here; returns how many were copied.
+
+        Columns are matched by name (those both stores have), so a store written with an older
+        schema merges: a column it lacks is left at its default here. ``other`` may be a path:
+        it is then opened read-only and read as it is, without applying (or requiring) its
+        migrations, as a read-only :class:`Store` would demand."""
+        if isinstance(other, Store):
+            return self._merge_rows(other.conn, str(other.path))
+        source = Store.__new__(Store)
+        source.path, source.readonly = Path(other), True
+        if not source.path.is_file():
+            raise StoreError(f"store {str(source.path)!r} does not exist")
+        try:
+            source.conn = source._connect_readonly(_lock_timeout())
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(source._explain(exc)) from None
+        try:
+            return self._merge_rows(source.conn, str(source.path))
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(source._explain(exc)) from None
+        finally:
+            source.conn.close()
+
+    def _merge_rows(self, src: sqlite3.Connection, where: str) -> int:
+        def columns(conn: sqlite3.Connection, table: str) -> list[str]:
+            return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+        theirs = columns(src, "trials")
+        if "key" not in theirs:
+            raise StoreError(f"store {where!r} has no seqbench trials table")
+        names = [c for c in columns(self.conn, "trials") if c in theirs]
+        has_curves = bool(columns(src, "curves"))
         mine = {r[0] for r in self.conn.execute("SELECT key FROM trials")}
+        select = "SELECT " + ", ".join(f'"{c}"' for c in names) + " FROM trials"
+        insert = ("INSERT INTO trials (" + ", ".join(f'"{c}"' for c in names) + ") VALUES ("
+                  + ",".join("?" * len(names)) + ")")
         n = 0
         with self.conn:
-            for r in other.conn.execute("SELECT * FROM trials"):
-                if r["key"] in mine:
+            for r in src.execute(select).fetchall():
+                row = dict(zip(names, r))
+                if row["key"] in mine:
                     continue
-                values = list(r)
-                values[1] = None  # run ids are local to a store
-                self.conn.execute(
-                    "INSERT INTO trials VALUES (" + ",".join("?" * len(values)) + ")", values
-                )
-                curve = other.conn.execute(
-                    "SELECT points FROM curves WHERE key = ?", (r["key"],)
-                ).fetchone()
+                if "run_id" in row:
+                    row["run_id"] = None  # run ids are local to a store
+                self.conn.execute(insert, [row[c] for c in names])
+                curve = src.execute(
+                    "SELECT points FROM curves WHERE key = ?", (row["key"],)
+                ).fetchone() if has_curves else None
                 if curve:
                     self.conn.execute(
-                        "INSERT OR REPLACE INTO curves VALUES (?, ?)", (r["key"], curve[0])
+                        "INSERT OR REPLACE INTO curves (key, points) VALUES (?, ?)",
+                        (row["key"], curve[0]),
                     )
                 n += 1
         return n

@@ -2,8 +2,8 @@
 ``seqbench plugins``, runs through ``seqbench compare`` beside a built-in, and passes the
 conformance kit; its GRU kernel equals its NumPy reference.
 
-The package is uninstalled afterwards unless it was installed before the tests ran, so the test
-suite leaves the environment as it found it.
+The package is pip-installed into a temporary directory (``pip install --target``), which the
+tests put on PYTHONPATH, and removed afterwards: the environment's ``pip list`` never changes.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -21,14 +23,26 @@ import pytest
 from helpers import run_cli
 
 from seqbench.contracts import TaskSpec
-from seqbench.testing import random_block
+from seqbench.testing import LEARNER_CHECKS, TASK_CHECKS, random_block
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "seqbench-gru"
 
 
-def _pip_install_args() -> list[str]:
+def _installed_here() -> bool:
+    """Whether this interpreter finds a distribution called seqbench-gru."""
+    try:
+        importlib.metadata.distribution("seqbench-gru")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+INSTALLED_BEFORE = _installed_here()
+
+
+def _pip_install_args(source: Path, target: Path) -> list[str]:
     """Build in this environment when it can build wheels itself (fast, offline); else let pip
-    fetch the build backend as the README's own ``pip install -e`` did."""
+    fetch the build backend. Installs into ``target`` only."""
     can_build_here = importlib.util.find_spec("wheel") is not None
     try:
         import setuptools
@@ -38,35 +52,32 @@ def _pip_install_args() -> list[str]:
     except ImportError:
         can_build_here = False
     isolation = ["--no-build-isolation"] if can_build_here else []
-    return [sys.executable, "-m", "pip", "install", "--no-deps", *isolation, "-e", str(EXAMPLE)]
-
-
-def _installed_before() -> bool:
-    try:
-        importlib.metadata.distribution("seqbench-gru")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+    return [sys.executable, "-m", "pip", "install", "--no-deps", "--no-compile",
+            "--disable-pip-version-check", *isolation, "--target", str(target), str(source)]
 
 
 @pytest.fixture(scope="module")
-def installed():
-    """pip-install the example package (editable) into this environment for these tests, and
-    uninstall it afterwards unless it was there before."""
+def installed(tmp_path_factory):
+    """The env (PYTHONPATH) under which the example package is installed: pip-installed into a
+    temporary directory, from a copy of its source (so no build files land in the source tree),
+    and deleted afterwards."""
     probe = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip(f"pip is not available in this interpreter: {probe.stderr.decode()[-300:]}")
-    was_there = _installed_before()
-    done = subprocess.run(_pip_install_args(), capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"pip install -e {EXAMPLE} failed:\n{done.stdout}\n{done.stderr}"
-    yield
-    if not was_there:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "seqbench-gru"],
-                       capture_output=True, timeout=600)
+    root = tmp_path_factory.mktemp("seqbench-gru")
+    source, target = root / "src", root / "site"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns(
+        "*.egg-info", "__pycache__", "build", "dist"))
+    done = subprocess.run(_pip_install_args(source, target), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, f"pip install --target failed:\n{done.stdout}\n{done.stderr}"
+    yield {"PYTHONPATH": os.pathsep.join(filter(None, [str(target),
+                                                       os.environ.get("PYTHONPATH")]))}
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_seqbench_plugins_lists_the_example_with_its_version(installed):
-    out = run_cli(["plugins", "--json"])
+    out = run_cli(["plugins", "--json"], installed)
     assert out.returncode == 0, out.stderr
     plugins = {p["name"]: p for p in json.loads(out.stdout)}
     gru, copy_memory = plugins["gru"], plugins["copy-memory"]
@@ -82,7 +93,7 @@ def test_seqbench_plugins_lists_the_example_with_its_version(installed):
 def test_compare_runs_the_example_beside_a_builtin(installed, tmp_path):
     out = run_cli(["compare", "--task", "copy-memory", "--learners", "gru,lstm", "--trials", "2",
                    "--budget", "200", "-t", "symbols=3", "-t", "length=2", "-t", "delay=4",
-                   "--db", str(tmp_path / "store.db"), "--format", "json", "-q"])
+                   "--db", str(tmp_path / "store.db"), "--format", "json", "-q"], installed)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["rows"]
     assert [r["learner"] for r in rows] == ["gru", "lstm97"]
@@ -107,9 +118,16 @@ def test_the_installed_plugin_passes_the_conformance_kit(installed):
         print(sum(len(o) for o in outcomes))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, env={**os.environ, **installed})
     assert out.returncode == 0, out.stderr
-    assert int(out.stdout) == 13 + 13 + 9
+    assert int(out.stdout) == 2 * len(LEARNER_CHECKS) + len(TASK_CHECKS)
+
+
+def test_the_environment_is_left_as_it_was(installed):
+    """The install went to the temporary directory: this interpreter does not see it."""
+    assert _installed_here() == INSTALLED_BEFORE
+    target = installed["PYTHONPATH"].split(os.pathsep)[0]
+    assert (Path(target) / "seqbench_gru" / "gru.py").is_file()
 
 
 # --- the example's own numerics (imported from the source tree, install or not) -----------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -312,6 +313,54 @@ def check_learner_copy(case: LearnerCase) -> None:
         "training the copy changed the original: they share weight arrays")
 
 
+#: (sequence, step) pairs of the causality check: targets change from that step of that
+#: sequence on, and in every later sequence of the block
+CAUSAL_CUTS = ((0, 0), (0, 3), (1, 1), (2, 0), (2, 4), (3, 2))
+
+
+def check_learner_causal(case: LearnerCase) -> None:
+    """A stream learner's output at step t of a sequence does not depend on the targets at
+    step t or later, nor on any later sequence of the block: two learners built alike, trained
+    on one block and on the block with those targets changed (mask kept), give bit-identical
+    outputs up to and including step t (and for every earlier sequence). On-line learning from
+    the errors of earlier steps is fine; the output at step t is emitted before step t's target
+    may be used."""
+    if case.is_set:
+        raise SkipCheck("a set learner fits on a fixed set whose targets it may see whole; "
+                        "its outputs come from predict, which gets no targets to peek at")
+    lengths = [5, 3, 6, 4]
+    rng = stream(SEED, "data", 13)
+    block = random_block(case.spec, rng, lengths)
+    lo, hi = case.spec.target_range
+    other = rng.uniform(lo, hi, block.targets.shape)
+    if hi - lo == 0:  # a degenerate range: move the targets anyway
+        other = block.targets + 1.0
+    reference = case.built().train(block)
+    valid = valid_steps(block)
+    for i, t in CAUSAL_CUTS:
+        if i >= len(block) or t >= int(block.lengths[i]):
+            continue
+        changed = np.zeros(block.target_mask.shape, bool)
+        changed[i, t:] = True
+        changed[i + 1:] = True
+        changed &= valid
+        targets = np.where(changed[:, :, None], other, block.targets)
+        out = case.built().train(dataclasses.replace(block, targets=targets))
+        same_before = np.array_equal(reference[:i][valid[:i]], out[:i][valid[:i]])
+        assert same_before, (
+            f"changing the targets of sequence {i} and later changed the outputs of earlier "
+            "sequences: training is not causal")
+        a, b = reference[i, :t + 1], out[i, :t + 1]
+        if not np.array_equal(a, b):
+            s = int(np.argmax(np.any(a != b, axis=-1)))
+            raise AssertionError(
+                f"changing the targets of sequence {i} from step {t} on (and of every later "
+                f"sequence) changed its output at step {s} (by up to "
+                f"{float(np.max(np.abs(a - b))):.3g}): the output at step {s} depends on a "
+                "target the learner may only use after emitting it (does it fit on a "
+                "sequence's targets before predicting it?)")
+
+
 def check_learner_trial(case: LearnerCase) -> None:
     """A short trial through the harness's own :func:`~seqbench.trial.run_trial` on the task
     ends without error or divergence and records the weight count."""
@@ -433,6 +482,7 @@ LEARNER_CHECKS: tuple[Callable[[LearnerCase], None], ...] = (
     check_learner_determinism,
     check_learner_resets_state,
     check_learner_block_split,
+    check_learner_causal,
     check_learner_predict_is_pure,
     check_learner_copy,
     check_learner_gradient,
