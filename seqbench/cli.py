@@ -57,9 +57,15 @@ def plugins(as_json: bool) -> None:
 
     rows = [[r["name"], r["version"] or "-", r["source"], r["status"],
              ", ".join(r["tasks"] + r["learners"]) or "-", len(r["presets"]),
-             r["error"] or ""] for r in records]
+             _shorten("; ".join(filter(None, [r["error"], *r["warnings"]])))] for r in records]
     click.echo(tabulate(rows, ["plugin", "version", "source", "status", "registers", "presets",
                                "error"], tablefmt="simple"))
+
+
+def _shorten(text: str, width: int = 120) -> str:
+    """``text`` on one line of at most ``width`` characters (``--json`` has it whole)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
 def _param_rows(params) -> list[dict[str, Any]]:
@@ -167,8 +173,8 @@ def _print_plan(configs, path, fmt: str = "table", jobs: int = 1) -> None:
         "trials": sum(p["trials"] for p in plans),
         "already_stored": sum(p["already_stored"] for p in plans),
         "to_run": sum(p["to_run"] for p in plans),
-        "estimated_s": sum(p["estimated_s"] for p in plans),
-        "worst_case_s": sum(p["worst_case_s"] for p in plans),
+        "estimated_s": _total(p["estimated_s"] for p in plans),
+        "worst_case_s": _total(p["worst_case_s"] for p in plans),
         "jobs": jobs, "store": str(path),
     }
     if fmt == "json":
@@ -184,9 +190,20 @@ def _print_plan(configs, path, fmt: str = "table", jobs: int = 1) -> None:
                                "already stored", "est. time", "if none solves", "estimated from"],
                         tablefmt="simple", disable_numparse=True))
     click.echo(f"{total['trials']} trials planned, {total['already_stored']} already stored, "
-               f"{total['to_run']} to run: about {_duration(total['estimated_s'] / jobs)} on "
-               f"{jobs} job{'s' if jobs != 1 else ''}, at most "
-               f"{_duration(total['worst_case_s'] / jobs)} if no trial stops early (store {path})")
+               f"{total['to_run']} to run: about {_duration(_per_job(total['estimated_s'], jobs))} "
+               f"on {jobs} job{'s' if jobs != 1 else ''}, at most "
+               f"{_duration(_per_job(total['worst_case_s'], jobs))} if no trial stops early "
+               f"(store {path})")
+
+
+def _per_job(seconds: float | None, jobs: int) -> float | None:
+    return None if seconds is None else seconds / jobs
+
+
+def _total(values) -> float | None:
+    """A sum of estimates, unknown (None) when any of them is."""
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
 
 
 def _duration(seconds: float | None) -> str:
@@ -200,7 +217,8 @@ def _duration(seconds: float | None) -> str:
 
 
 def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
-                 scheduler: str | None, command: str, quiet: bool, dry_run: bool = False) -> None:
+                 scheduler: str | None, command: str, quiet: bool, dry_run: bool = False,
+                 checkpoint_every: float = 180.0, trial_timeout: float | None = None) -> None:
     from .report import render, summarise
     from .runner import execute
     from .store import Store, default_db_path
@@ -214,6 +232,10 @@ def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
 
     if jobs < 1:  # before the store is touched
         raise SeqbenchError(f"--jobs must be at least 1, got {jobs}")
+    if not checkpoint_every >= 0:
+        raise SeqbenchError(f"--checkpoint-every must be >= 0 seconds, got {checkpoint_every}")
+    if trial_timeout is not None and not trial_timeout > 0:
+        raise SeqbenchError(f"--trial-timeout must be > 0 seconds, got {trial_timeout}")
     specs = [s for c in configs for s in c.specs()]
     with Store(path) as store:
         to_run = len(specs) - len(store.finished(s.key for s in specs))
@@ -233,7 +255,9 @@ def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
                     f"trial {spec.trial}: {what} ({row['wall_s']:.1f} s)")
 
             outcome = execute(specs, store, jobs=jobs, executor=executor, scheduler=scheduler,
-                              registry=registry, command=command, on_result=progress)
+                              registry=registry, command=command, on_result=progress,
+                              checkpoint_every=checkpoint_every, trial_timeout=trial_timeout,
+                              on_note=lambda note: _echo_err(f"seqbench: note: {note}"))
         _echo_err(f"seqbench: {outcome.reused} trials reused from the store, "
                   f"{outcome.ran} run now")
         if outcome.interrupted:
@@ -271,6 +295,13 @@ def _common_run_options(f):
         click.option("--scheduler", default=None,
                      help="Dask scheduler address (with --executor dask)."),
         click.option("--quiet", "-q", is_flag=True, help="No per-trial progress lines."),
+        click.option("--checkpoint-every", type=float, default=180.0, show_default=True,
+                     metavar="SECONDS",
+                     help="A running trial saves its state this often (in <db>.checkpoints/); "
+                          "a re-run resumes it. 0: no checkpoints."),
+        click.option("--trial-timeout", type=float, default=None, metavar="SECONDS",
+                     help="End a trial after this much wall-clock training time, with status "
+                          "'timeout' (not reused: a re-run with a larger limit continues it)."),
         click.option("--dry-run", is_flag=True,
                      help="Show the planned configurations and what is already stored; run "
                           "nothing."),
@@ -290,7 +321,7 @@ def _common_run_options(f):
 @click.option("-t", "task_params", multiple=True, metavar="KEY=VALUE", help="Task parameter.")
 @_common_run_options
 def compare(task, learners, preset, learner_params, task_params, trials, seed, budget, jobs, db,
-            fmt, executor, scheduler, quiet, dry_run) -> None:
+            fmt, executor, scheduler, quiet, checkpoint_every, trial_timeout, dry_run) -> None:
     """Run learners head to head on one task and print the standard table."""
     from .params import parse_assignments
     from .runner import parse_learner_list, plan
@@ -303,7 +334,8 @@ def compare(task, learners, preset, learner_params, task_params, trials, seed, b
     )
     for note in notes:
         _echo_err(f"seqbench: note: {note}")
-    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run)
+    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run,
+                 checkpoint_every, trial_timeout)
 
 
 @cli.command()
@@ -314,7 +346,7 @@ def compare(task, learners, preset, learner_params, task_params, trials, seed, b
 @click.option("-t", "task_params", multiple=True, metavar="KEY=VALUE", help="Task parameter.")
 @_common_run_options
 def run(task, learner, preset, learner_params, task_params, trials, seed, budget, jobs, db, fmt,
-        executor, scheduler, quiet, dry_run) -> None:
+        executor, scheduler, quiet, checkpoint_every, trial_timeout, dry_run) -> None:
     """Run one learner on one task (one trial unless --trials says more)."""
     from .params import parse_assignments
     from .runner import parse_learner_list, plan
@@ -328,7 +360,8 @@ def run(task, learner, preset, learner_params, task_params, trials, seed, budget
         seed=seed, budget=budget, task_params=parse_assignments(task_params, "-t"),
         learner_params=parse_assignments(learner_params, "-p"),
     )
-    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run)
+    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run,
+                 checkpoint_every, trial_timeout)
 
 
 @cli.command()
@@ -339,7 +372,7 @@ def run(task, learner, preset, learner_params, task_params, trials, seed, budget
                    "e.g. T100 for exp4-T100, q100-p100 for exp2c-q100-p100) or preset name.")
 @_common_run_options
 def reproduce(experiment, learners, rows, trials, seed, budget, jobs, db, fmt, executor,
-              scheduler, quiet, dry_run) -> None:
+              scheduler, quiet, checkpoint_every, trial_timeout, dry_run) -> None:
     """Run the paper's configurations of EXPERIMENT (exp1 ... exp6b, or all) and print
     measured results beside the published ones.
 
@@ -372,7 +405,8 @@ def reproduce(experiment, learners, rows, trials, seed, budget, jobs, db, fmt, e
         for c in plan(registry, p.task, [(p.learner, p.name)], trials=trials, seed=seed,
                       budget=budget)
     ]
-    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run)
+    _run_configs(configs, db, jobs, fmt, executor, scheduler, " ".join(sys.argv), quiet, dry_run,
+                 checkpoint_every, trial_timeout)
 
 
 def _row_id(preset) -> str:
@@ -417,8 +451,8 @@ def merge(other, db) -> None:
     """Copy into the store every trial of OTHER (another store) that it lacks."""
     from .store import Store, default_db_path
 
-    with Store(other, readonly=True) as src, Store(db or default_db_path()) as dst:
-        n = dst.merge_from(src)
+    with Store(db or default_db_path()) as dst:  # OTHER is read by column names, any schema
+        n = dst.merge_from(Path(other))
     _echo_err(f"seqbench: merged {n} trials from {other}")
 
 

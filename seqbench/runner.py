@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .contracts import PaperRow, Preset
@@ -19,7 +20,7 @@ from .params import resolve_params, to_jsonable
 from .plugins import Registry
 from .progress import PROGRESS_DIR_ENV
 from .store import Store
-from .trial import TrialResult, TrialSpec, run_trial
+from .trial import TrialResult, TrialSpec, checkpoint_path, run_trial
 
 #: environment given to worker processes so trials never oversubscribe the cores
 WORKER_THREAD_ENV = {
@@ -312,7 +313,15 @@ def _provenance(specs: Sequence[TrialSpec], registry: Registry | None) -> dict[s
             "behaviour": sorted({json.dumps(dict(s.versions), sort_keys=True) for s in specs})}
 
 
-def _run_in_worker(spec: TrialSpec, progress_dir: str | None = None) -> TrialResult:
+def checkpoint_dir_for(store_path: str | os.PathLike) -> Path:
+    """Where trials run on the store at ``store_path`` keep their checkpoints:
+    ``<store>.checkpoints`` beside it."""
+    store_path = Path(store_path)
+    return store_path.with_name(store_path.name + ".checkpoints")
+
+
+def _run_in_worker(spec: TrialSpec, progress_dir: str | None = None,
+                   limits: Mapping[str, Any] | None = None) -> TrialResult:
     """Run one trial in a worker process with one BLAS and one numba thread, so that ``--jobs``
     trials share the cores instead of oversubscribing them. The environment variables only
     reach libraries loaded later; threadpoolctl and numba cap the ones already loaded."""
@@ -328,7 +337,7 @@ def _run_in_worker(spec: TrialSpec, progress_dir: str | None = None) -> TrialRes
     except (ImportError, ValueError):  # no numba, or its threading layer refuses: nothing to cap
         pass
     with threadpool_limits(limits=1):
-        return run_trial(spec)
+        return run_trial(spec, **(limits or {}))
 
 
 def execute(
@@ -341,6 +350,9 @@ def execute(
     registry: Registry | None = None,
     command: str = "",
     on_result: Callable[[TrialSpec, dict[str, Any], int, int], None] | None = None,
+    checkpoint_every: float = 0.0,
+    trial_timeout: float | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> Execution:
     """Run every spec not already finished in ``store``; store each result the moment it exists.
 
@@ -348,9 +360,22 @@ def execute(
     worker processes, or a Dask cluster when ``executor == "dask"`` (``scheduler`` is the
     address of an existing one; without it a local cluster of ``jobs`` workers is started).
     Ctrl-C stops the work; every trial finished until then stays stored.
+
+    ``checkpoint_every`` > 0: running trials save their state every that many seconds in
+    ``<store>.checkpoints/`` (:func:`checkpoint_dir_for`) and a re-run resumes them from there;
+    a stored trial's checkpoint is deleted (but a ``timeout`` trial's, which a re-run with a
+    larger ``trial_timeout`` continues). With ``--executor dask`` checkpoints are written only
+    on a local cluster (no ``scheduler``): a remote cluster's workers need not share this
+    machine's files. ``trial_timeout`` (seconds of a trial's training wall time) ends a trial
+    with status ``timeout``, on every executor. ``on_note`` hears, once each, what trials
+    report (e.g. a learner whose state cannot be saved runs without checkpoints).
     """
     if jobs < 1:
         raise ParamError(f"--jobs must be at least 1, got {jobs}")
+    if checkpoint_every is None or checkpoint_every < 0:
+        raise ParamError(f"--checkpoint-every must be >= 0 seconds, got {checkpoint_every}")
+    if trial_timeout is not None and not trial_timeout > 0:
+        raise ParamError(f"--trial-timeout must be > 0 seconds, got {trial_timeout}")
     by_key = {s.key: s for s in specs}
     done = store.finished(by_key)
     results: dict[str, dict[str, Any]] = {k: _row(by_key[k], dict(r)) for k, r in done.items()}
@@ -358,51 +383,87 @@ def execute(
     run_id = store.start_run(command, _provenance(todo, registry)) if todo else None
     total = len(todo)
     ran = 0
+    remote = executor == "dask" and bool(scheduler)  # its workers may not share our files
+    ckpt_dir = checkpoint_dir_for(store.path) if checkpoint_every > 0 and not remote else None
+    limits = {"checkpoint_dir": None if ckpt_dir is None else str(ckpt_dir),
+              "checkpoint_every": checkpoint_every, "timeout": trial_timeout}
+    noted: set[str] = set()
+    if ckpt_dir is not None and ckpt_dir.is_dir():
+        resuming = sum(checkpoint_path(ckpt_dir, s.key).exists() for s in todo)
+        if resuming:
+            (on_note or _warn)(f"{resuming} trial{'s' if resuming != 1 else ''} resume from "
+                               f"{'their checkpoints' if resuming != 1 else 'its checkpoint'} "
+                               f"in {ckpt_dir}")
 
     def record(spec: TrialSpec, result: TrialResult) -> None:
         nonlocal ran
         store.save(spec, result, run_id)
+        if ckpt_dir is not None and result.status != "timeout":  # finished: drop its state
+            path = checkpoint_path(ckpt_dir, spec.key)
+            for stale in (path, *ckpt_dir.glob(f"{path.name}.*.tmp")):  # a killed write's too
+                stale.unlink(missing_ok=True)
+        for note in getattr(result, "notes", None) or []:
+            if note not in noted:
+                noted.add(note)
+                (on_note or _warn)(note)
         ran += 1
         results[spec.key] = _row(spec, result.as_dict())
         if on_result:
             on_result(spec, results[spec.key], ran, total)
 
     try:
-        for spec, result in _results(todo, jobs, executor, scheduler, registry):
+        for spec, result in _results(todo, jobs, executor, scheduler, registry, limits):
             record(spec, result)
     except KeyboardInterrupt:
         return Execution(results, reused=len(done), ran=ran, interrupted=True)
+    finally:
+        if ckpt_dir is not None:
+            try:
+                ckpt_dir.rmdir()  # only when empty: nothing left to resume
+            except OSError:
+                pass
     return Execution(results, reused=len(done), ran=ran)
 
 
+def _warn(note: str) -> None:
+    import sys
+
+    print(f"seqbench: note: {note}", file=sys.stderr)
+
+
 def _results(todo: Sequence[TrialSpec], jobs: int, executor: str, scheduler: str | None,
-             registry: Registry | None) -> Iterable[tuple[TrialSpec, TrialResult]]:
+             registry: Registry | None, limits: Mapping[str, Any] | None = None,
+             ) -> Iterable[tuple[TrialSpec, TrialResult]]:
     if not todo:
         return
+    limits = {k: v for k, v in (limits or {}).items() if v}  # none set: run_trial(spec, reg)
     if executor == "dask":
-        yield from _dask_results(todo, jobs, scheduler)
+        if scheduler:  # a remote cluster's workers need not see this machine's files
+            limits.pop("checkpoint_dir", None)
+        yield from _dask_results(todo, jobs, scheduler, limits)
     elif executor != "local":
         raise ParamError(f"unknown executor {executor!r}; valid: local, dask")
     elif jobs == 1 or len(todo) == 1:
         for spec in todo:
-            yield spec, run_trial(spec, registry)
+            yield spec, run_trial(spec, registry, **limits)
     else:
         from joblib import Parallel, delayed
 
         parallel = Parallel(n_jobs=min(jobs, len(todo)), backend="loky",
                             return_as="generator_unordered")
         progress_dir = os.environ.get(PROGRESS_DIR_ENV)
-        calls = (delayed(_keyed_run)(spec, progress_dir) for spec in todo)
+        calls = (delayed(_keyed_run)(spec, progress_dir, limits) for spec in todo)
         by_key = {s.key: s for s in todo}
         for key, result in parallel(calls):
             yield by_key[key], result
 
 
-def _keyed_run(spec: TrialSpec, progress_dir: str | None = None) -> tuple[str, TrialResult]:
-    return spec.key, _run_in_worker(spec, progress_dir)
+def _keyed_run(spec: TrialSpec, progress_dir: str | None = None,
+               limits: Mapping[str, Any] | None = None) -> tuple[str, TrialResult]:
+    return spec.key, _run_in_worker(spec, progress_dir, limits)
 
 
-def _dask_results(todo, jobs, scheduler):
+def _dask_results(todo, jobs, scheduler, limits=None):
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -421,7 +482,8 @@ def _dask_results(todo, jobs, scheduler):
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True)
         client = Client(cluster)
     try:
-        futures = client.map(_keyed_run, list(todo), pure=False)
+        futures = client.map(_keyed_run, list(todo), progress_dir=None, limits=limits,
+                             pure=False)
         by_key = {s.key: s for s in todo}
         for future in as_completed(futures):
             key, result = future.result()

@@ -38,6 +38,8 @@ Resolved ambiguities:
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from seqbench.blocks import SequenceBlock
@@ -83,6 +85,13 @@ def two_sequence_block(rng: np.random.Generator, n: int, T: int, N: int,
     return block
 
 
+def _measure(check_set: SequenceBlock, tolerance: float, predict) -> tuple[int, float]:
+    """ST1/ST2's figures on the check set: sequences wrong, mean absolute error (a module-level
+    function, so a trial's state pickles into its checkpoint)."""
+    correct, abs_error = judge_final(check_set, predict(check_set), tolerance)
+    return int((~correct).sum()), float(abs_error.mean())
+
+
 class TwoSequence(Task):
     """Bengio et al.'s 2-sequence problem and the paper's noisier variants (Exp. 3).
 
@@ -114,12 +123,9 @@ class TwoSequence(Task):
         _, tolerance, max_wrong, mean_abs_below = RULES[self.params["variant"]]
         check_set = self.generate(streams.test, CHECK_SET_SIZE)
 
-        def measure(predict) -> tuple[int, float]:
-            correct, abs_error = judge_final(check_set, predict(check_set), tolerance)
-            return int((~correct).sum()), float(abs_error.mean())
-
         criterion = StagedTestSet(
-            measure, max_wrong, mean_abs_below, self.params["check_every"],
+            partial(_measure, check_set, tolerance), max_wrong, mean_abs_below,
+            self.params["check_every"],
             name="3c rule" if self.params["variant"] == "c" else "ST2")
         return TwoSequenceRun(self.generate, streams, tolerance, criterion)
 
