@@ -10,28 +10,26 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
 import os
-import pickle
 import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .blocks import SequenceBlock
+from .checkpoints import CARRIED_FIELDS, Checkpoints, checkpoint_path  # noqa: F401  (re-export)
 from .contracts import TaskStreams
 from .params import to_jsonable
 from .progress import TrialProgress
 
-#: ``stopped``: a set learner ended on its own (a cap of units or draws) before success
 #: the harness's own behaviour version, part of every resume key: bumped when the harness
 #: would give other results for the same trial (seeding, block cutting, criteria bookkeeping)
 HARNESS_BEHAVIOUR = "1"
+#: ``stopped``: a set learner ended on its own (a cap of units or draws) before success;
 #: ``timeout``: the trial reached ``--trial-timeout`` (wall clock) before success or budget
 STATUSES = ("solved", "budget_exhausted", "stopped", "diverged", "timeout", "error")
 STREAMS = {"data": 0, "order": 1, "test": 2, "init": 3}
@@ -157,153 +155,7 @@ def _downsample(curve: list[tuple[int, float, float]], points: int = CURVE_POINT
     return [curve[i] for i in idx]
 
 
-#: the layout of a checkpoint file; a file of another layout is ignored (the trial starts afresh)
-CHECKPOINT_FORMAT = 1
-#: arrays of at least this many bytes that a task's run holds right after its start (fixed
-#: training and test sets) are not written into a checkpoint: a resume rebuilds them
-REGENERATE_BYTES = 1 << 15
-#: TrialResult fields a checkpoint carries (timings but ``train_s`` start again on resume)
-_CARRIED = ("status", "stop_reason", "sequences", "sequences_to_success", "time_steps",
-            "train_s", "n_weights", "check_every", "metrics", "curve", "error", "diagnostics")
-
-
-def checkpoint_path(directory: str | os.PathLike, key: str) -> Path:
-    """The checkpoint file of the trial with key ``key`` in ``directory``."""
-    return Path(directory) / f"{key}.ckpt"
-
-
-def _digest(array: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(array).view(np.uint8).data,
-                           digest_size=16).hexdigest()
-
-
-class _Checkpoints:
-    """A running trial's checkpoints and wall-clock limit.
-
-    The trial's state (learner, task run with its criterion and random generators, loop
-    counters, curve so far, result counters) is pickled every ``every`` seconds at a block (or
-    fit call) boundary to ``directory/<key>.ckpt``, written atomically. Big arrays the run built
-    at its start are saved by reference (their position in the run and a digest) and rebuilt on
-    resume by starting the task's run again from the trial's seeds. State that cannot be
-    pickled turns checkpoints off for the trial, with one ``note``.
-    """
-
-    def __init__(self, spec: TrialSpec, directory=None, every: float = 0.0,
-                 timeout: float | None = None):
-        self.spec = spec
-        on = directory is not None and every is not None and every > 0
-        self.path = checkpoint_path(directory, spec.key) if on else None
-        self.every = float(every or 0.0)
-        self.timeout = float(timeout) if timeout else None
-        self.note: str | None = None
-        self.resumed = False
-        #: training wall seconds spent in earlier sessions of a resumed trial
-        self.prior_s = 0.0
-        self._t0 = time.perf_counter()
-        self._last = time.monotonic()
-        self._regen: list[np.ndarray] = []  # held so that their ids stay theirs
-        self._digests: list[str] = []
-
-    def start_clock(self) -> None:
-        self._t0 = time.perf_counter()
-        self._last = time.monotonic()
-
-    def elapsed(self) -> float:
-        """Training wall seconds of the trial so far, over every session."""
-        return self.prior_s + time.perf_counter() - self._t0
-
-    def timed_out(self) -> bool:
-        return self.timeout is not None and self.elapsed() >= self.timeout
-
-    def _off(self, why: str) -> None:
-        if self.path is not None and self.note is None:
-            self.note = (f"checkpoints off for {self.spec.learner} on {self.spec.task}: {why}; "
-                         "its trials run without")
-        self.path = None
-
-    def index(self, run) -> None:
-        """Note the big arrays ``run`` holds right after its start, in pickling order."""
-        if self.path is None:
-            return
-        found: list[np.ndarray] = []
-        seen: set[int] = set()
-
-        class Walk(pickle.Pickler):
-            def persistent_id(self, obj):
-                if (isinstance(obj, np.ndarray) and obj.dtype != object
-                        and obj.nbytes >= REGENERATE_BYTES and id(obj) not in seen):
-                    seen.add(id(obj))
-                    found.append(obj)
-                return None
-
-        try:
-            Walk(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL).dump(run)
-        except Exception as exc:
-            self._off(f"the task's run cannot be saved ({type(exc).__name__}: {exc})")
-            return
-        self._regen = found
-        self._digests = [_digest(a) for a in found]
-
-    def load(self) -> dict | None:
-        """The saved state, or None (no file, another layout, or unreadable: start afresh)."""
-        if self.path is None or not self.path.exists():
-            return None
-        arrays = self._regen
-        try:
-            with open(self.path, "rb") as f:
-                head = pickle.load(f)
-                if (not isinstance(head, dict) or head.get("format") != CHECKPOINT_FORMAT
-                        or head.get("key") != self.spec.key):
-                    return None
-                for i, digest in head["regenerated"].items():
-                    if i >= len(arrays) or self._digests[i] != digest:
-                        return None
-
-                class Loader(pickle.Unpickler):
-                    def persistent_load(self, pid):
-                        return arrays[pid]
-
-                state = Loader(f).load()
-        except Exception as exc:  # a torn or stale file: the trial starts afresh
-            self.note = (f"checkpoint of {self.spec.learner} on {self.spec.task} trial "
-                         f"{self.spec.trial} unreadable ({type(exc).__name__}); started afresh")
-            return None
-        self.prior_s = float(head.get("elapsed_s") or 0.0)
-        self.resumed = True
-        return state
-
-    def save(self, state: dict, force: bool = False) -> None:
-        """Write ``state`` if the interval has passed (or ``force``)."""
-        if self.path is None or (not force and time.monotonic() - self._last < self.every):
-            return
-        by_id = {id(a): i for i, a in enumerate(self._regen) if _digest(a) == self._digests[i]}
-
-        class Saver(pickle.Pickler):
-            def persistent_id(self, obj):
-                return by_id.get(id(obj)) if isinstance(obj, np.ndarray) else None
-
-        buf = io.BytesIO()
-        try:
-            pickle.dump({"format": CHECKPOINT_FORMAT, "key": self.spec.key,
-                         "regenerated": {i: self._digests[i] for i in by_id.values()},
-                         "elapsed_s": self.elapsed()}, buf, protocol=pickle.HIGHEST_PROTOCOL)
-            Saver(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(state)
-        except Exception as exc:
-            self._off(f"its state cannot be saved ({type(exc).__name__}: {exc})")
-            return
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(buf.getbuffer())
-            os.replace(tmp, self.path)
-        except OSError as exc:  # a full disk must not fail the trial
-            tmp.unlink(missing_ok=True)
-            self._off(f"cannot write {self.path.parent} ({exc.strerror or exc})")
-            return
-        self._last = time.monotonic()
-
-
-def _begin(spec: TrialSpec, task, learner, result: TrialResult, ckpt: _Checkpoints):
+def _begin(spec: TrialSpec, task, learner, result: TrialResult, ckpt: Checkpoints):
     """Start the trial afresh, or resume it from its checkpoint: ``(learner, run, state)``
     with ``state`` None when starting afresh."""
     if ckpt.path is not None and ckpt.path.exists():
@@ -349,7 +201,7 @@ def run_trial(spec: TrialSpec, registry=None, *, checkpoint_dir: str | os.PathLi
         time_steps=0, wall_s=0.0, compile_s=0.0, train_s=0.0, ns_per_step=None, n_weights=None,
         check_every=0,
     )
-    ckpt = _Checkpoints(spec, checkpoint_dir, checkpoint_every, timeout)
+    ckpt = Checkpoints(spec, checkpoint_dir, checkpoint_every, timeout)
     t_start = time.perf_counter()
     try:
         if getattr(learner, "kind", "stream") == "set":
@@ -372,7 +224,7 @@ def run_trial(spec: TrialSpec, registry=None, *, checkpoint_dir: str | os.PathLi
     return result
 
 
-def _timeout(result: TrialResult, ckpt: _Checkpoints, state) -> None:
+def _timeout(result: TrialResult, ckpt: Checkpoints, state) -> None:
     """End a trial at its wall-clock limit; its checkpoint (taken now) lets a re-run with a
     larger limit continue it."""
     result.status = "timeout"
@@ -403,10 +255,10 @@ def _start(spec: TrialSpec, task, learner, result: TrialResult):
 
 
 def _train(spec: TrialSpec, task, learner, result: TrialResult,
-           ckpt: _Checkpoints | None = None):
+           ckpt: Checkpoints | None = None):
     """A stream learner's trial; returns the learner as it ended (a rolled-back copy after a
     success inside a block)."""
-    ckpt = ckpt or _Checkpoints(spec)
+    ckpt = ckpt or Checkpoints(spec)
     learner, run, saved = _begin(spec, task, learner, result, ckpt)
     progress = TrialProgress(spec.key)
     criterion = run.criterion
@@ -419,7 +271,7 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult,
 
     def state() -> dict[str, Any]:  # everything the loop below needs to go on from here
         return {"learner": learner, "run": run, "seen": seen, "curve": curve,
-                "result": {k: getattr(result, k) for k in _CARRIED}}
+                "result": {k: getattr(result, k) for k in CARRIED_FIELDS}}
 
     # a task may bound the block size (TaskRun.max_block_sequences) to bound a block's memory
     block_cap = min(BLOCK_SEQUENCES, getattr(run, "max_block_sequences", None) or BLOCK_SEQUENCES)
@@ -498,10 +350,10 @@ def fixed_training_set(run, learner) -> SequenceBlock:
 
 
 def _fit(spec: TrialSpec, task, learner, result: TrialResult,
-         ckpt: _Checkpoints | None = None):
+         ckpt: Checkpoints | None = None):
     """A set learner's trial: fit on the fixed set, judged frozen whenever it asks; returns the
     learner (the resumed one after a checkpoint)."""
-    ckpt = ckpt or _Checkpoints(spec)
+    ckpt = ckpt or Checkpoints(spec)
     learner, run, saved = _begin(spec, task, learner, result, ckpt)
     criterion = run.criterion
     refuse_history_criterion(criterion, spec.task, spec.learner)
@@ -516,7 +368,7 @@ def _fit(spec: TrialSpec, task, learner, result: TrialResult,
 
     def state() -> dict[str, Any]:  # everything the loop below needs to go on from here
         return {"learner": learner, "run": run, "data": data, "presented": presented,
-                "curve": curve, "result": {k: getattr(result, k) for k in _CARRIED}}
+                "curve": curve, "result": {k: getattr(result, k) for k in CARRIED_FIELDS}}
 
     while presented < spec.budget:
         if ckpt.timed_out():
@@ -560,7 +412,7 @@ def _fit(spec: TrialSpec, task, learner, result: TrialResult,
     return learner
 
 
-def _limit(ckpt: _Checkpoints) -> str:
+def _limit(ckpt: Checkpoints) -> str:
     return f"wall-clock limit of {ckpt.timeout:g} s" if ckpt.timeout else "wall-clock limit"
 
 
