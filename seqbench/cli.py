@@ -216,6 +216,27 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _open_store(path, specs):
+    """The store to run ``specs`` against: writable, or read-only when it cannot be written but
+    already holds every one of them (a finished comparison on a read-only disk still prints)."""
+    from .errors import StoreError
+    from .store import Store
+
+    try:
+        return Store(path)
+    except StoreError as exc:
+        if not Path(path).is_file() or not ("read-only" in str(exc) or "cannot be opened"
+                                             in str(exc)):
+            raise
+        readonly = Store(path, readonly=True)
+        missing = len(specs) - len(readonly.finished(s.key for s in specs))
+        if missing:
+            readonly.close()
+            raise StoreError(f"{exc}; {missing} of the {len(specs)} trials asked for are not "
+                             "stored in it yet") from None
+        return readonly
+
+
 def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
                  scheduler: str | None, command: str, quiet: bool, dry_run: bool = False,
                  checkpoint_every: float = 180.0, trial_timeout: float | None = None) -> None:
@@ -237,7 +258,7 @@ def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
     if trial_timeout is not None and not trial_timeout > 0:
         raise SeqbenchError(f"--trial-timeout must be > 0 seconds, got {trial_timeout}")
     specs = [s for c in configs for s in c.specs()]
-    with Store(path) as store:
+    with _open_store(path, specs) as store:
         to_run = len(specs) - len(store.finished(s.key for s in specs))
         n_configs = len(configs)
         _echo_err(f"seqbench: {len(specs)} trials in {n_configs} configuration"

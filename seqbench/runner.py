@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,11 +321,34 @@ def checkpoint_dir_for(store_path: str | os.PathLike) -> Path:
     return store_path.with_name(store_path.name + ".checkpoints")
 
 
+_WATCHDOG: list = []
+
+
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """Make this worker process exit when the process that started it dies (a coordinator
+    killed with kill -9 cannot tell its loky workers to stop; they would run on, orphaned)."""
+    import threading
+
+    if _WATCHDOG:
+        return
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:  # re-parented: the coordinator is gone
+                os._exit(1)
+
+    _WATCHDOG.append(threading.Thread(target=watch, name="seqbench-parent-watch", daemon=True))
+    _WATCHDOG[0].start()
+
+
 def _run_in_worker(spec: TrialSpec, progress_dir: str | None = None,
                    limits: Mapping[str, Any] | None = None) -> TrialResult:
     """Run one trial in a worker process with one BLAS and one numba thread, so that ``--jobs``
     trials share the cores instead of oversubscribing them. The environment variables only
     reach libraries loaded later; threadpoolctl and numba cap the ones already loaded."""
+    _exit_with_parent()
     os.environ.update(WORKER_THREAD_ENV)
     if progress_dir:  # the parent's progress display reads what the trial writes there
         os.environ[PROGRESS_DIR_ENV] = progress_dir

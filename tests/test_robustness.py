@@ -150,3 +150,64 @@ def test_store_in_a_missing_directory(tmp_path):
     out = run_cli(["compare", "--task", "reber", "--learners", "lstm", "--db",
                    str(tmp_path / "no" / "such" / "dir.db")])
     assert out.returncode == 2 and "cannot be opened" in _error_line(out)
+
+
+def test_a_finished_comparison_prints_from_a_store_on_a_read_only_disk(fakes_env, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "s.db"
+    args = ["compare", "--task", "first-bit", "--learners", "oracle", "--trials", "2",
+            "--db", str(db), "-q", "--format", "json"]
+    assert run_cli(args, fakes_env).returncode == 0
+    if not _immutable(folder):
+        pytest.skip("cannot make a directory read-only for root here (chattr +i refused)")
+    try:
+        again = run_cli(args, fakes_env)  # nothing to write: the stored trials are printed
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["rows"][0]["successes"] == 2
+        more = run_cli([*args[:-2], "--trials", "3"], fakes_env)
+        assert more.returncode == 2 and "1 of the 3 trials asked for are not stored" in \
+            _error_line(more)
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        folder.chmod(0o755)
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return {int(p) for p in out.stdout.split()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_local_workers_exit_when_their_coordinator_is_killed(tmp_path):
+    if not Path("/proc").is_dir() or subprocess.run(["which", "pgrep"]).returncode:
+        pytest.skip("needs /proc and pgrep")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from seqbench.cli import main; main()", "compare", "--task",
+         "reber", "--learners", "elman", "--trials", "4", "--budget", "200000", "--jobs", "2",
+         "--db", str(tmp_path / "k.db"), "-q"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    deadline = time.time() + 60
+    while time.time() < deadline and len(workers) < 2:
+        time.sleep(0.5)
+        workers = {c for c in _children(proc.pid) if "loky" in Path(f"/proc/{c}/cmdline")
+                   .read_text(errors="replace")} if _alive(proc.pid) else set()
+    assert len(workers) >= 2, "the loky workers did not start"
+    time.sleep(3)  # the workers are running trials
+    proc.kill()  # kill -9: the coordinator cannot tell its workers anything
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.5)
+    left = [w for w in workers if _alive(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"loky workers {left} outlived their killed coordinator"
