@@ -56,8 +56,10 @@ class Checkpoints:
     """
 
     def __init__(self, spec: TrialSpec, directory=None, every: float = 0.0,
-                 timeout: float | None = None):
+                 timeout: float | None = None, cancelled=None):
         self.spec = spec
+        #: ``cancelled()`` is True once the coordinator has asked the trial to stop (Dask)
+        self.cancelled = cancelled or (lambda: False)
         on = directory is not None and every is not None and every > 0
         self.path = checkpoint_path(directory, spec.key) if on else None
         self.every = float(every or 0.0)
@@ -168,3 +170,34 @@ class Checkpoints:
             self._off(f"cannot write {self.path.parent} ({exc.strerror or exc})")
             return
         self._last = time.monotonic()
+
+
+class TrialCancelled(BaseException):
+    """The coordinator asked a running trial to stop (it is not a result: nothing is stored).
+    A BaseException, so that no learner's or task's ``except Exception`` can swallow it."""
+
+
+class DaskCancel:
+    """Whether the Dask event ``name`` is set, asked at most once every ``every`` seconds: the
+    cooperative way a coordinator stops its trials on a shared cluster, between blocks, instead
+    of killing workers that other work may be using."""
+
+    def __init__(self, name: str, every: float = 1.0):
+        self.name = name
+        self.every = every
+        self._next = 0.0
+        self._event = None
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.every
+        try:
+            if self._event is None:
+                from distributed import Event
+
+                self._event = Event(self.name)
+            return bool(self._event.is_set())
+        except Exception:  # no cluster to ask (a plain process): never cancelled
+            return False

@@ -505,13 +505,28 @@ def _dask_results(todo, jobs, scheduler, limits=None):
     else:
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True)
         client = Client(cluster)
+    import uuid
+
+    from distributed import Event
+
+    # trials stop cooperatively, between blocks, when this event is set: a shared cluster's
+    # workers are never killed, and a running task cannot be interrupted any other way
+    cancel = Event(f"seqbench-cancel-{uuid.uuid4().hex}", client=client)
+    futures = []
     try:
-        futures = client.map(_keyed_run, list(todo), progress_dir=None, limits=limits,
-                             pure=False)
+        futures = client.map(_keyed_run, list(todo), progress_dir=None,
+                             limits={**(limits or {}), "cancel_event": cancel.name}, pure=False)
         by_key = {s.key: s for s in todo}
         for future in as_completed(futures):
             key, result = future.result()
             yield by_key[key], result
+    except BaseException:  # Ctrl-C, or the consumer stopped: release the cluster's workers
+        try:
+            cancel.set()
+            client.cancel(futures)
+        except Exception:
+            pass
+        raise
     finally:
         client.close()
         if cluster is not None:

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from .blocks import SequenceBlock
-from .checkpoints import CARRIED_FIELDS, Checkpoints, checkpoint_path  # noqa: F401  (re-export)
+from .checkpoints import (  # noqa: F401  (checkpoint_path re-exported)
+    CARRIED_FIELDS, Checkpoints, DaskCancel, TrialCancelled, checkpoint_path)
 from .contracts import TaskStreams
 from .params import to_jsonable
 from .progress import TrialProgress
@@ -181,7 +182,7 @@ def _begin(spec: TrialSpec, task, learner, result: TrialResult, ckpt: Checkpoint
 
 def run_trial(spec: TrialSpec, registry=None, *, checkpoint_dir: str | os.PathLike | None = None,
               checkpoint_every: float = 0.0, timeout: float | None = None,
-              notes: list[str] | None = None) -> TrialResult:
+              notes: list[str] | None = None, cancel_event: str | None = None) -> TrialResult:
     """Run ``spec`` to completion and return its result; never raises for a learner's fault.
 
     With ``checkpoint_dir`` and ``checkpoint_every`` > 0 the trial saves its state there every
@@ -189,7 +190,9 @@ def run_trial(spec: TrialSpec, registry=None, *, checkpoint_dir: str | os.PathLi
     file once the result is stored). ``timeout`` (seconds of training wall time, over every
     session of a resumed trial) ends the trial with status ``timeout``. What is worth telling
     the user (checkpoints off, an unreadable checkpoint) is appended to ``notes`` and also
-    attached to the result as ``result.notes`` (not stored).
+    attached to the result as ``result.notes`` (not stored). ``cancel_event`` names a Dask
+    event; once it is set the trial stops between blocks (its checkpoint saved, if any) by
+    raising :class:`~seqbench.checkpoints.TrialCancelled`.
     """
     from .plugins import get_registry
 
@@ -201,7 +204,8 @@ def run_trial(spec: TrialSpec, registry=None, *, checkpoint_dir: str | os.PathLi
         time_steps=0, wall_s=0.0, compile_s=0.0, train_s=0.0, ns_per_step=None, n_weights=None,
         check_every=0,
     )
-    ckpt = Checkpoints(spec, checkpoint_dir, checkpoint_every, timeout)
+    ckpt = Checkpoints(spec, checkpoint_dir, checkpoint_every, timeout,
+                       DaskCancel(cancel_event) if cancel_event else None)
     t_start = time.perf_counter()
     try:
         if getattr(learner, "kind", "stream") == "set":
@@ -276,6 +280,9 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult,
     # a task may bound the block size (TaskRun.max_block_sequences) to bound a block's memory
     block_cap = min(BLOCK_SEQUENCES, getattr(run, "max_block_sequences", None) or BLOCK_SEQUENCES)
     while seen < spec.budget:
+        if ckpt.cancelled():  # the coordinator stops us between blocks: keep our place
+            ckpt.save(state(), force=True)
+            raise TrialCancelled(spec.key)
         if ckpt.timed_out():
             _timeout(result, ckpt, state)
             break
@@ -371,6 +378,9 @@ def _fit(spec: TrialSpec, task, learner, result: TrialResult,
                 "curve": curve, "result": {k: getattr(result, k) for k in CARRIED_FIELDS}}
 
     while presented < spec.budget:
+        if ckpt.cancelled():  # the coordinator stops us between blocks: keep our place
+            ckpt.save(state(), force=True)
+            raise TrialCancelled(spec.key)
         if ckpt.timed_out():
             _timeout(result, ckpt, state)
             break
