@@ -257,6 +257,10 @@ def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
         raise SeqbenchError(f"--checkpoint-every must be >= 0 seconds, got {checkpoint_every}")
     if trial_timeout is not None and not trial_timeout > 0:
         raise SeqbenchError(f"--trial-timeout must be > 0 seconds, got {trial_timeout}")
+    if executor == "dask" and scheduler:  # an unreachable cluster is refused before the store
+        from .runner import connect_scheduler  # is touched
+
+        connect_scheduler(scheduler).close()
     specs = [s for c in configs for s in c.specs()]
     with _open_store(path, specs) as store:
         to_run = len(specs) - len(store.finished(s.key for s in specs))

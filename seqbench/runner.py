@@ -487,6 +487,22 @@ def _keyed_run(spec: TrialSpec, progress_dir: str | None = None,
     return spec.key, _run_in_worker(spec, progress_dir, limits)
 
 
+def connect_scheduler(scheduler: str):
+    """A Dask client of the scheduler at ``scheduler``, or a one-line error after
+    :data:`DASK_CONNECT_TIMEOUT` seconds (unreachable, or not an address)."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise SeqbenchError(
+            "--executor dask needs dask.distributed: pip install 'seqbench[dask]'") from None
+    try:
+        return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
+    except (OSError, ValueError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise SeqbenchError(f"cannot reach the Dask scheduler {scheduler!r} within "
+                            f"{DASK_CONNECT_TIMEOUT} s: {first}") from None
+
+
 def _dask_results(todo, jobs, scheduler, limits=None):
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -496,12 +512,7 @@ def _dask_results(todo, jobs, scheduler, limits=None):
         ) from None
     cluster = None
     if scheduler:
-        try:
-            client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
-        except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise SeqbenchError(f"cannot reach the Dask scheduler {scheduler!r} within "
-                                f"{DASK_CONNECT_TIMEOUT} s: {first}") from None
+        client = connect_scheduler(scheduler)
     else:
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True)
         client = Client(cluster)

@@ -117,8 +117,7 @@ def test_out_of_range_options_and_bad_schedulers_are_one_line_errors(tmp_path, e
                    "--budget", "100", "--db", str(db), *extra])
     (line,) = _errors(out)
     assert out.returncode == 2 and needle in line
-    if "--scheduler" not in extra:
-        assert not db.exists()
+    assert not db.exists()
 
 
 def test_json_carries_numbers_as_numbers_and_missing_values_as_null(tmp_path):

@@ -168,6 +168,9 @@ def test_a_finished_comparison_prints_from_a_store_on_a_read_only_disk(fakes_env
         more = run_cli([*args[:-2], "--trials", "3"], fakes_env)
         assert more.returncode == 2 and "1 of the 3 trials asked for are not stored" in \
             _error_line(more)
+        for reading in (["export", "--db", str(db)], [*args[:-2], "--trials", "3", "--dry-run"]):
+            out = run_cli(reading, fakes_env)
+            assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     finally:
         subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
         folder.chmod(0o755)
