@@ -228,11 +228,18 @@ def run_trial(spec: TrialSpec, registry=None, *, checkpoint_dir: str | os.PathLi
     return result
 
 
-def _timeout(result: TrialResult, ckpt: Checkpoints, state) -> None:
-    """End a trial at its wall-clock limit; its checkpoint (taken now) lets a re-run with a
-    larger limit continue it."""
-    result.status = "timeout"
-    ckpt.save(state(), force=True)
+def _must_stop(spec: TrialSpec, result: TrialResult, ckpt: Checkpoints, state) -> bool:
+    """Between blocks (or fit calls): raise :class:`TrialCancelled` when the coordinator asked
+    the trial to stop, and end it as ``timeout`` at its wall-clock limit (True). Either way its
+    checkpoint, taken now, lets a re-run continue it."""
+    if ckpt.cancelled():
+        ckpt.save(state(), force=True)
+        raise TrialCancelled(spec.key)
+    if ckpt.timed_out():
+        result.status = "timeout"
+        ckpt.save(state(), force=True)
+        return True
+    return False
 
 
 def task_streams_for(spec: TrialSpec, task) -> TaskStreams:
@@ -280,11 +287,7 @@ def _train(spec: TrialSpec, task, learner, result: TrialResult,
     # a task may bound the block size (TaskRun.max_block_sequences) to bound a block's memory
     block_cap = min(BLOCK_SEQUENCES, getattr(run, "max_block_sequences", None) or BLOCK_SEQUENCES)
     while seen < spec.budget:
-        if ckpt.cancelled():  # the coordinator stops us between blocks: keep our place
-            ckpt.save(state(), force=True)
-            raise TrialCancelled(spec.key)
-        if ckpt.timed_out():
-            _timeout(result, ckpt, state)
+        if _must_stop(spec, result, ckpt, state):
             break
         n = min(block_cap, spec.budget - seen)
         if every:
@@ -378,11 +381,7 @@ def _fit(spec: TrialSpec, task, learner, result: TrialResult,
                 "curve": curve, "result": {k: getattr(result, k) for k in CARRIED_FIELDS}}
 
     while presented < spec.budget:
-        if ckpt.cancelled():  # the coordinator stops us between blocks: keep our place
-            ckpt.save(state(), force=True)
-            raise TrialCancelled(spec.key)
-        if ckpt.timed_out():
-            _timeout(result, ckpt, state)
+        if _must_stop(spec, result, ckpt, state):
             break
         allowance = min(spec.budget - presented, max(FIT_SEQUENCES, len(data)))
         t0 = time.perf_counter()
