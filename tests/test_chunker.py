@@ -9,6 +9,7 @@ import itertools
 
 import numpy as np
 import pytest
+from _recurrent_helpers import finite_differences
 from seqbench_learners.chunker import reference as ref
 from seqbench_learners.chunker.learner import LAG_RUN, Chunker
 from seqbench_learners.recurrent import reference as net_ref
@@ -246,16 +247,6 @@ def test_c_alone_is_the_rtrl_learner_on_the_table_2_net(architecture):
 
 
 # --------------------------------------------------------------------------- gradients
-
-
-def finite_differences(loss, w, eps=1e-6):
-    g = np.zeros_like(w)
-    for c in range(len(w)):
-        plus, minus = w.copy(), w.copy()
-        plus[c] += eps
-        minus[c] -= eps
-        g[c] = (loss(plus) - loss(minus)) / (2 * eps)
-    return g
 
 
 @pytest.mark.parametrize("state_target", ["next", "current"])

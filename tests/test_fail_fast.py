@@ -111,7 +111,8 @@ def test_the_python_api_and_export_give_trials_curves_and_summaries(tmp_path):
     (["--executor", "dask", "--scheduler", "nonsense"], "cannot reach the Dask scheduler"),
 ])
 def test_out_of_range_options_and_bad_schedulers_are_one_line_errors(tmp_path, extra, needle):
-    pytest.importorskip("dask.distributed") if "dask" in extra else None
+    if "dask" in extra:
+        pytest.importorskip("dask.distributed")
     db = tmp_path / "s.db"
     out = run_cli(["compare", "--task", "reber", "--learners", "elman", "--trials", "1",
                    "--budget", "100", "--db", str(db), *extra])
