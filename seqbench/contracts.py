@@ -184,9 +184,23 @@ class Learner:
     #: names of :meth:`diagnostics` entries that count the learner's own units of work (weight
     #: draws, epochs); tables show them beside the harness's sequences presented
     work_units: ClassVar[tuple[str, ...]] = ()
+    #: how many independent trials of one configuration this learner prefers to train together
+    #: in one :meth:`train_batch` call (its kernel's SIMD lanes); 1: one trial at a time
+    batch_lanes: ClassVar[int] = 1
 
     def __init__(self, **params: Any):
         self.params = dict(params)
+
+    @classmethod
+    def train_batch(cls, learners: list[Learner], blocks: list[SequenceBlock]
+                    ) -> list[np.ndarray]:
+        """Train independent trials of one configuration together: ``learners[i]`` learns from
+        ``blocks[i]`` exactly as ``learners[i].train(blocks[i])`` would, to the bit, and the
+        outputs come back in the same order. The harness calls it with up to
+        :attr:`batch_lanes` learners built from the same parameters (other seeds, other data);
+        a learner whose kernel advances several trials at once overrides it. The default
+        trains them one after another."""
+        return [learner.train(block) for learner, block in zip(learners, blocks)]
 
     def build(self, spec: TaskSpec, rng: np.random.Generator) -> None:
         """Size the network for ``spec`` and draw its initial weights from ``rng``."""

@@ -8,7 +8,8 @@ import pytest
 from seqbench.blocks import SequenceBlock
 from seqbench.contracts import TaskSpec
 from seqbench_learners.lstm97 import reference as ref
-from seqbench_learners.lstm97.kernel import run_block
+from seqbench.lanes import pack
+from seqbench_learners.lstm97.kernel import run_lanes
 from seqbench_learners.lstm97.learner import LSTM97
 from seqbench_learners.lstm97.network import SQUASH, build_layout, initial_weights
 
@@ -48,16 +49,20 @@ def _random_problem(rng, arch, n_in=3, n_out=2, T=7, inputs="dense"):
 
 
 def _kernel(layout, wh, wo, x, target, has_target, g, h, alpha, mode, symbols=False):
-    """Run the kernel on one sequence; ``symbols``: also hand it the one-hot indices."""
-    wh, wo = wh.copy(), wo.copy()
+    """Run the kernel on one sequence (a batch of one lane); ``symbols``: also hand it the
+    one-hot indices."""
+    block = SequenceBlock(x[None], target[None], has_target[None], np.array([len(x)]),
+                          input_symbols=x.argmax(axis=1)[None] if symbols else None)
+    lanes = pack([block])
+    wh, wo = wh[..., None].copy(), wo[..., None].copy()
     dwh, dwo = np.zeros_like(wh), np.zeros_like(wo)
-    out = np.zeros((1, len(x), layout.n_outputs))
-    index = x.argmax(axis=1)[None] if symbols else np.zeros((0, 0), np.int64)
-    run_block(x[None], index, target[None], has_target[None], np.array([len(x)]), wh, wo,
-              layout.h_lo, layout.h_hi, layout.o_lo, layout.o_hi, layout.in_gate,
-              layout.out_gate, layout.cell_unit, layout.cell_block, SQUASH[g], SQUASH[h],
-              alpha, mode, dwh, dwo, out)
-    return out[0], wh, wo, dwh, dwo
+    out = lanes.outputs()
+    run_lanes(lanes.x, lanes.sym, lanes.xval, lanes.targets, lanes.target_mask, lanes.first,
+              lanes.last, wh, wo, layout.h_lo, layout.h_hi, layout.o_lo, layout.o_hi,
+              layout.in_gate, layout.out_gate, layout.cell_unit, layout.cell_block, SQUASH[g],
+              SQUASH[h], alpha, mode, dwh, dwo, out, (0.0,))
+    return (lanes.unpack(out, [block])[0][0], wh[..., 0], wo[..., 0], dwh[..., 0],
+            dwo[..., 0])
 
 
 @pytest.mark.parametrize("inputs", INPUT_KINDS)

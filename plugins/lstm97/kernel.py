@@ -1,220 +1,341 @@
-"""numba kernel of the 1997 LSTM forward pass and its truncated online learning rule.
+"""numba kernel of the 1997 LSTM forward pass and its truncated online learning rule, advancing
+several independent trials ("lanes") of one network layout together.
 
-One call processes a whole block of sequences; nothing in the per-time-step path touches Python.
+One call runs a block of sequences per lane; nothing in the per-time-step path touches Python.
 The rule is docs/learners.md §2.4 (the paper's appendix A.1, eqs. 19-28): only the internal
 states carry error back in time; the partials of each cell's state with respect to its own input
 weights and its block's input-gate weights are carried forward as traces, O(W) per step and O(W)
 storage.
 
+**Lanes.** Every array holding a trial's state has the lanes as its last, contiguous axis, so
+each operation of a time step runs over all lanes at once: the dependent chain of one trial's
+step (short dot products, a dozen squashings) is executed for 4-16 trials side by side in SIMD
+registers instead of one scalar at a time. Each lane walks its own stream of time steps (its
+block's sequences laid end to end, see :func:`seqbench.lanes.pack`); ``first`` marks a lane's
+sequence starts (where its activations, states and traces are reset) and ``last`` its
+sequence ends. A lane whose block is done before the others' idles with its target mask off.
+Each lane's arithmetic is the same sequence of IEEE operations whatever the number of lanes and
+whatever the lane's position (no fast-math, no contraction, one :func:`seqbench.numerics.exp`
+for vector and scalar code), so a trial's result is bit for bit the same alone (a batch of one)
+or batched.
+
 ``mode``: 0 applies each step's weight change at once (the paper's on-line learning), 1 sums the
 changes over a sequence and applies them at its end, 2 only sums them into ``dwh``/``dwo`` over the
 whole block without changing any weight (used to check the gradient), -1 runs forward only.
 
-Inputs are read sparsely: each step lists its non-zero inputs once (or takes the one active unit
-from ``symbols`` when the block says its inputs are one-hot), and every sum or update over
-a unit's sources visits only those. With the one-hot symbols of Experiments 1 and 2 this makes a
-step cost O(units + fan-in from the hidden layer) instead of O(units x inputs) wherever no error
-is injected (Exp. 2c at p = 100: 104 inputs, one of them active). Skipping an exact zero changes
-no sum, so the result is the dense rule's to the bit.
+Inputs: a block whose inputs are one-hot symbols passes ``sym`` (the active input unit per step
+and lane) and ``xval`` (its value); each sum or update over a unit's input sources then visits
+only that input, as the sparse rule would (Exp. 2c at p = 100: 104 inputs, one active). Other
+blocks pass dense inputs ``x``. Adding an exact zero changes no sum, so both are the dense rule's
+to the bit.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
+
+from seqbench import simd as V
+from seqbench.numerics import sigmoid
 
 LOGISTIC, SYM1, SYM2, IDENTITY = 0, 1, 2, 3
 STEP, SEQUENCE, ACCUMULATE, FORWARD = 0, 1, 2, -1
 
 
-@njit(cache=True, inline="always")
-def _sigmoid(x):
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-@njit(cache=True, inline="always")
-def _squash(code, x):
-    """A squashing function and its derivative at ``x``, from a single exp."""
-    if code == IDENTITY:
-        return x, 1.0
-    s = 1.0 / (1.0 + math.exp(-x))
-    d = s * (1.0 - s)
-    if code == SYM1:
-        return 2.0 * s - 1.0, 2.0 * d
-    if code == SYM2:
-        return 4.0 * s - 2.0, 4.0 * d
-    return s, d
-
-
-@njit(cache=True, inline="always")
-def _dot(w, u, src, lo, hi, seg, x, active, n_active):
-    """Σ_v w[u, v]·src[v] over the sources [lo, hi), where the segment of ``x.size`` input
-    sources starting at ``seg`` is read from ``x`` at its non-zero positions ``active`` only.
-    Terms are summed in source order, as the dense sum would."""
-    acc = 0.0
+@njit(cache=True, inline="always", error_model="numpy")
+def _dot(w, row, lo, hi, src, seg, n_in, x, sym, xval, s, gathered, proto):
+    """Per lane, Σ_v w[row, v]·source_v over v in [lo, hi), summed in source order (a lane
+    vector). The ``n_in`` input sources from ``seg`` on come from the dense ``x[s]`` when ``x``
+    is not empty, else from the one-hot ``sym[s]``/``xval[s]``; the others from ``src``."""
+    L = len(proto)
+    base = row * w.shape[1]
+    acc = V.splat(0.0, proto)
     for v in range(lo, min(hi, seg)):
-        acc += w[u, v] * src[v]
-    for a in range(n_active):
-        v = seg + active[a]
-        if lo <= v < hi:
-            acc += w[u, v] * x[active[a]]
-    for v in range(max(lo, seg + x.size), hi):
-        acc += w[u, v] * src[v]
+        acc = V.add(acc, V.mul(V.load(w, (base + v) * L, proto), V.load(src, v * L, proto)))
+    if x.shape[0] > 0:
+        for i in range(max(lo - seg, 0), min(hi - seg, n_in)):
+            acc = V.add(acc, V.mul(V.load(w, (base + seg + i) * L, proto),
+                                   V.load(x, (s * n_in + i) * L, proto)))
+    elif lo <= seg and seg + n_in <= hi:  # every input is a source (layouts never split them)
+        for l in range(L):
+            gathered[l] = w[row, seg + sym[s, l], l] * xval[s, l]
+        acc = V.add(acc, V.load(gathered, 0, proto))
+    for v in range(max(lo, seg + n_in), hi):
+        acc = V.add(acc, V.mul(V.load(w, (base + v) * L, proto), V.load(src, v * L, proto)))
     return acc
 
 
-@njit(cache=True, inline="always")
-def _add_scaled(target, u, e, src, lo, hi, seg, x, active, n_active):
-    """target[u, v] += e·src[v] over the sources [lo, hi), inputs read as in :func:`_dot`."""
+@njit(cache=True, inline="always", error_model="numpy")
+def _add_sources(target, row, e, lo, hi, src, seg, n_in, x, sym, xval, s, proto):
+    """target[row, v] += e·source_v over v in [lo, hi), every lane (sources as in :func:`_dot`;
+    ``e`` a lane vector)."""
+    L = len(proto)
+    base = row * target.shape[1]
     for v in range(lo, min(hi, seg)):
-        target[u, v] += e * src[v]
-    for a in range(n_active):
-        v = seg + active[a]
-        if lo <= v < hi:
-            target[u, v] += e * x[active[a]]
-    for v in range(max(lo, seg + x.size), hi):
-        target[u, v] += e * src[v]
+        o = (base + v) * L
+        V.store(target, o, V.add(V.load(target, o, proto), V.mul(e, V.load(src, v * L, proto))))
+    if x.shape[0] > 0:
+        for i in range(max(lo - seg, 0), min(hi - seg, n_in)):
+            o = (base + seg + i) * L
+            V.store(target, o, V.add(V.load(target, o, proto),
+                                     V.mul(e, V.load(x, (s * n_in + i) * L, proto))))
+    elif lo <= seg and seg + n_in <= hi:
+        for l in range(L):
+            target[row, seg + sym[s, l], l] += e[l] * xval[s, l]
+    for v in range(max(lo, seg + n_in), hi):
+        o = (base + v) * L
+        V.store(target, o, V.add(V.load(target, o, proto), V.mul(e, V.load(src, v * L, proto))))
 
 
-@njit(cache=True)
-def run_block(
-    inputs, symbols, targets, target_mask, lengths,
+@njit(cache=True, inline="always", error_model="numpy")
+def _add_sources_where(target, row, e, live, lo, hi, src, seg, n_in, x, sym, xval, s, proto):
+    """As :func:`_add_sources`, for the lanes where the mask ``live`` is set only."""
+    L = len(proto)
+    base = row * target.shape[1]
+    for v in range(lo, min(hi, seg)):
+        o = (base + v) * L
+        t = V.load(target, o, proto)
+        V.store(target, o, V.select(live, V.add(t, V.mul(e, V.load(src, v * L, proto))), t))
+    if x.shape[0] > 0:
+        for i in range(max(lo - seg, 0), min(hi - seg, n_in)):
+            o = (base + seg + i) * L
+            t = V.load(target, o, proto)
+            V.store(target, o, V.select(
+                live, V.add(t, V.mul(e, V.load(x, (s * n_in + i) * L, proto))), t))
+    elif lo <= seg and seg + n_in <= hi:
+        for l in range(L):
+            if live[l]:
+                target[row, seg + sym[s, l], l] += e[l] * xval[s, l]
+    for v in range(max(lo, seg + n_in), hi):
+        o = (base + v) * L
+        t = V.load(target, o, proto)
+        V.store(target, o, V.select(live, V.add(t, V.mul(e, V.load(src, v * L, proto))), t))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _add_traced(target, u, e, live, every_lane, trace, c, lo, hi, proto):
+    """target[u, v] += e·trace[c, v] over unit u's sources [lo, hi), for the lanes of the mask
+    ``live`` (all of them when ``every_lane``)."""
+    L = len(proto)
+    base, tbase = u * target.shape[1], c * trace.shape[1]
+    for v in range(lo, hi):
+        o = (base + v) * L
+        t = V.load(target, o, proto)
+        new = V.add(t, V.mul(e, V.load(trace, (tbase + v) * L, proto)))
+        V.store(target, o, new if every_lane else V.select(live, new, t))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _loop_lanes(x, proto):
+    """The lane count for a loop that LLVM should vectorise: read from the array (unknown at
+    compile time, so the loop is vectorised rather than unrolled into scalar code), except for
+    a single lane, where the constant gives the plain scalar code."""
+    return 1 if len(proto) == 1 else x.shape[1]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _squash(code, x, i, f, d, j, proto):
+    """f[j, l], d[j, l] = a squashing function at ``x[i, l]`` and its derivative, every lane,
+    from a single exp each (the code is tested once, outside the lane loop, which vectorises;
+    rows are indexed here rather than sliced, which would cost reference counting)."""
+    n = _loop_lanes(x, proto)
+    if code == IDENTITY:
+        for l in range(n):
+            f[j, l] = x[i, l]
+            d[j, l] = 1.0
+    elif code == SYM1:
+        for l in range(n):
+            v = sigmoid(x[i, l])
+            f[j, l] = 2.0 * v - 1.0
+            d[j, l] = 2.0 * (v * (1.0 - v))
+    elif code == SYM2:
+        for l in range(n):
+            v = sigmoid(x[i, l])
+            f[j, l] = 4.0 * v - 2.0
+            d[j, l] = 4.0 * (v * (1.0 - v))
+    else:
+        for l in range(n):
+            v = sigmoid(x[i, l])
+            f[j, l] = v
+            d[j, l] = v * (1.0 - v)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _logistic(x, i, y, j, proto):
+    """y[j, l] = σ(x[i, l]), every lane."""
+    for l in range(_loop_lanes(x, proto)):
+        y[j, l] = sigmoid(x[i, l])
+
+
+@njit(cache=True, error_model="numpy")
+def run_lanes(
+    x, sym, xval, targets, target_mask, first, last,
     wh, wo, h_lo, h_hi, o_lo, o_hi,
     in_gate, out_gate, cell_unit, cell_block,
     g_code, h_code, alpha, mode,
-    dwh, dwo, outputs,
+    dwh, dwo, outputs, proto,
 ):
-    """Run (and, unless ``mode`` is -1, train on) every sequence of the block, in order.
+    """Run (and, unless ``mode`` is -1, train on) every lane's stream of time steps.
 
-    Writes each step's output vector to ``outputs`` (computed before that step's weight change).
-    ``symbols`` is the block's (n, T) one-hot input index, or an empty array when it has none.
+    Per step ``s`` and lane ``l``: ``x[s, :, l]`` dense inputs (or an empty ``x`` and the one-hot
+    ``sym[s, l]``, ``xval[s, l]``), ``targets[s, :, l]``, ``target_mask[s, l]`` (False also on
+    a lane's idle steps), ``first``/``last`` marking its sequence starts and ends. Weights
+    ``wh[u, v, l]``, ``wo[k, v, l]`` are the lanes' own. Writes each step's outputs (computed
+    before that step's weight change) to ``outputs[s, :, l]``. ``proto`` is any tuple of
+    ``L`` floats: its length, the lane count, is part of the compiled kernel's type. Every array
+    with a lane axis is C-contiguous.
     """
-    n_seq = inputs.shape[0]
-    n_in = inputs.shape[2]
+    L = len(proto)
+    n_steps = targets.shape[0]
     n_out = wo.shape[0]
     n_hid = wh.shape[0]
     n_cells = cell_unit.shape[0]
     n_blocks = in_gate.shape[0]
     n_src = wh.shape[1]
-    bias_src = n_src - 1
+    n_osrc = wo.shape[1]
+    n_in = n_src - n_hid - 1
     learn = mode >= 0
 
     # sources of gates and cells: hidden layer of t-1, then inputs, then the bias; sources of the
-    # outputs: inputs, then the cells of this step, then the bias. Input slots stay zero: inputs
-    # are read from ``inputs`` through the step's list of non-zero positions.
-    src = np.zeros(n_src)
-    osrc = np.zeros(wo.shape[1])
-    active = np.zeros(n_in, np.int64)
-    net_h = np.zeros(n_hid)
-    y_in = np.zeros(n_blocks)
-    y_out = np.ones(n_blocks)
-    state = np.zeros(n_cells)
-    hs = np.zeros(n_cells)
-    hs_prime = np.zeros(n_cells)
-    tr_cell = np.zeros((n_cells, n_src))  # d s_c / d w_{c,u}
-    tr_gate = np.zeros((n_cells, n_src))  # d s_c / d w_{in_j,u}
-    err_out = np.zeros(n_out)
-    err_cell = np.zeros(n_cells)  # sum_k w_{k,c} e_k
-    err_state = np.zeros(n_cells)
-    err_ogate = np.zeros(n_blocks)
+    # outputs: inputs, then the cells of this step, then the bias. Input slots are never read:
+    # inputs come from ``x`` or ``sym``.
+    src = np.zeros((n_src, L))
+    osrc = np.zeros((n_osrc, L))
+    src[n_src - 1] = 1.0
+    osrc[n_osrc - 1] = 1.0
+    net = np.zeros((n_hid, L))
+    y_in = np.zeros((n_blocks, L))
+    y_out = np.ones((n_blocks, L))
+    state = np.zeros((n_cells, L))
+    hs = np.zeros((n_cells, L))
+    hs_prime = np.zeros((n_cells, L))
+    g = np.zeros((n_cells, L))
+    g_prime = np.zeros((n_cells, L))
+    tr_cell = np.zeros((n_cells, n_src, L))  # d s_c / d w_{c,u}
+    tr_gate = np.zeros((n_cells, n_src, L))  # d s_c / d w_{in_j,u}
+    net_out = np.zeros((n_out, L))
+    y = np.zeros((n_out, L))
+    err_out = np.zeros((n_out, L))
+    err_state = np.zeros((n_cells, L))
+    err_ogate = np.zeros((n_blocks, L))
+    gathered = np.zeros(L)
+    zero = V.splat(0.0, proto)
+    one = V.splat(1.0, proto)
+    a = V.splat(alpha, proto)
+    upd_h = dwh if mode != STEP else wh
+    upd_o = dwo if mode != STEP else wo
 
-    for q in range(n_seq):
-        # reset activations, states and traces at the start of every sequence
-        src[:] = 0.0
-        src[bias_src] = 1.0
-        state[:] = 0.0
-        if learn:
-            tr_cell[:, :] = 0.0
-            tr_gate[:, :] = 0.0
-        for t in range(lengths[q]):
-            # phase 1: load the input; src[:n_hid] still holds the hidden layer of t-1
-            x = inputs[q, t]
-            n_act = 0
-            if symbols.shape[0] > 0:
-                active[0] = symbols[q, t]
-                n_act = 1
-            else:
-                for i in range(n_in):
-                    if x[i] != 0.0:
-                        active[n_act] = i
-                        n_act += 1
-            # phase 2: gates and cells from the current input and the previous hidden layer
-            for u in range(n_hid):
-                net_h[u] = _dot(wh, u, src, h_lo[u], h_hi[u], n_hid, x, active, n_act)
-            for j in range(n_blocks):
-                y_in[j] = _sigmoid(net_h[in_gate[j]])
-                if out_gate[j] >= 0:
-                    y_out[j] = _sigmoid(net_h[out_gate[j]])
-            for c in range(n_cells):
-                j = cell_block[c]
-                net_c = net_h[cell_unit[c]]
-                g, g_prime = _squash(g_code, net_c)
-                state[c] += y_in[j] * g
-                hs[c], hs_prime[c] = _squash(h_code, state[c])
+    for s in range(n_steps):
+        # a lane starting a sequence resets its activations, states and traces
+        for l in range(L):
+            if first[s, l]:
+                for v in range(n_hid):
+                    src[v, l] = 0.0
+                for c in range(n_cells):
+                    state[c, l] = 0.0
                 if learn:
-                    cu, gu = cell_unit[c], in_gate[j]
-                    _add_scaled(tr_cell, c, g_prime * y_in[j], src, h_lo[cu], h_hi[cu],
-                                n_hid, x, active, n_act)
-                    _add_scaled(tr_gate, c, g * y_in[j] * (1.0 - y_in[j]), src, h_lo[gu],
-                                h_hi[gu], n_hid, x, active, n_act)
-            for c in range(n_cells):
-                osrc[n_in + c] = y_out[cell_block[c]] * hs[c]
-            osrc[osrc.shape[0] - 1] = 1.0
-            # phase 3: outputs from the cells of this same step
-            for k in range(n_out):
-                y = _sigmoid(_dot(wo, k, osrc, o_lo[k], o_hi[k], 0, x, active, n_act))
-                outputs[q, t, k] = y
-                err_out[k] = y * (1.0 - y) * (targets[q, t, k] - y)
+                    for c in range(n_cells):
+                        for v in range(n_src):
+                            tr_cell[c, v, l] = 0.0
+                            tr_gate[c, v, l] = 0.0
+        # gates and cells from the current input and the previous hidden layer
+        for u in range(n_hid):
+            V.store(net, u * L, _dot(wh, u, h_lo[u], h_hi[u], src, n_hid, n_in, x, sym, xval, s,
+                                     gathered, proto))
+        for j in range(n_blocks):
+            _logistic(net, in_gate[j], y_in, j, proto)
+            if out_gate[j] >= 0:
+                _logistic(net, out_gate[j], y_out, j, proto)
+        for c in range(n_cells):
+            _squash(g_code, net, cell_unit[c], g, g_prime, c, proto)
+        for c in range(n_cells):
+            j, cu = cell_block[c], cell_unit[c]
+            yi = V.load(y_in, j * L, proto)
+            gc = V.load(g, c * L, proto)
+            V.store(state, c * L, V.add(V.load(state, c * L, proto), V.mul(yi, gc)))
+            if learn:
+                gu = in_gate[j]
+                _add_sources(tr_cell, c, V.mul(V.load(g_prime, c * L, proto), yi),
+                             h_lo[cu], h_hi[cu], src, n_hid, n_in, x, sym, xval, s, proto)
+                _add_sources(tr_gate, c, V.mul(V.mul(gc, yi), V.sub(one, yi)),
+                             h_lo[gu], h_hi[gu], src, n_hid, n_in, x, sym, xval, s, proto)
+        for c in range(n_cells):
+            _squash(h_code, state, c, hs, hs_prime, c, proto)
+            V.store(osrc, (n_in + c) * L, V.mul(V.load(y_out, cell_block[c] * L, proto),
+                                                V.load(hs, c * L, proto)))
+        # outputs from the cells of this same step
+        for k in range(n_out):
+            V.store(net_out, k * L, _dot(wo, k, o_lo[k], o_hi[k], osrc, 0, n_in, x, sym, xval,
+                                         s, gathered, proto))
+        for k in range(n_out):
+            _logistic(net_out, k, y, k, proto)
+            yk = V.load(y, k * L, proto)
+            V.store(outputs, (s * n_out + k) * L, yk)
+            V.store(err_out, k * L, V.mul(V.mul(yk, V.sub(one, yk)),
+                                          V.sub(V.load(targets, (s * n_out + k) * L, proto), yk)))
 
-            if learn and target_mask[q, t]:
-                # errors, all from the weights before this step's change (eqs. 19, 21, 23)
-                for c in range(n_cells):
-                    acc = 0.0
-                    col = n_in + c
-                    for k in range(n_out):
-                        if o_lo[k] <= col < o_hi[k]:
-                            acc += wo[k, col] * err_out[k]
-                    err_cell[c] = acc
-                for j in range(n_blocks):
-                    err_ogate[j] = 0.0
-                for c in range(n_cells):
-                    j = cell_block[c]
-                    err_state[c] = y_out[j] * hs_prime[c] * err_cell[c]
-                    err_ogate[j] += hs[c] * err_cell[c]
-                # weight changes (eqs. 22, 26, 28)
-                upd_h = dwh if mode != STEP else wh
-                upd_o = dwo if mode != STEP else wo
-                for k in range(n_out):
-                    _add_scaled(upd_o, k, alpha * err_out[k], osrc, o_lo[k], o_hi[k], 0, x,
-                                active, n_act)
-                for j in range(n_blocks):
-                    u = out_gate[j]
-                    if u >= 0:
-                        e = alpha * y_out[j] * (1.0 - y_out[j]) * err_ogate[j]
-                        _add_scaled(upd_h, u, e, src, h_lo[u], h_hi[u], n_hid, x, active, n_act)
-                for c in range(n_cells):
-                    e = alpha * err_state[c]
-                    u = cell_unit[c]
-                    for v in range(h_lo[u], h_hi[u]):
-                        upd_h[u, v] += e * tr_cell[c, v]
-                    u = in_gate[cell_block[c]]
-                    for v in range(h_lo[u], h_hi[u]):
-                        upd_h[u, v] += e * tr_gate[c, v]
-            # the hidden layer of this step becomes the source of the next one
+        n_live = 0
+        for l in range(L):
+            n_live += target_mask[s, l]
+        if learn and n_live > 0:
+            live = V.load_mask(target_mask, s * L, proto)
+            every_lane = n_live == L  # the common case: no lane needs masking
+            # errors, all from the weights before this step's change (eqs. 19, 21, 23)
             for j in range(n_blocks):
-                src[in_gate[j]] = y_in[j]
-                if out_gate[j] >= 0:
-                    src[out_gate[j]] = y_out[j]
+                V.store(err_ogate, j * L, zero)
             for c in range(n_cells):
-                src[cell_unit[c]] = osrc[n_in + c]
-        if mode == SEQUENCE:
-            for u in range(n_hid):
-                for v in range(n_src):
-                    wh[u, v] += dwh[u, v]
-                    dwh[u, v] = 0.0
+                col = n_in + c
+                j = cell_block[c]
+                err_cell = zero
+                for k in range(n_out):
+                    if o_lo[k] <= col < o_hi[k]:
+                        err_cell = V.add(err_cell, V.mul(V.load(wo, (k * n_osrc + col) * L, proto),
+                                                         V.load(err_out, k * L, proto)))
+                V.store(err_state, c * L, V.mul(V.mul(V.load(y_out, j * L, proto),
+                                                      V.load(hs_prime, c * L, proto)), err_cell))
+                V.store(err_ogate, j * L, V.add(V.load(err_ogate, j * L, proto),
+                                                V.mul(V.load(hs, c * L, proto), err_cell)))
+            # weight changes (eqs. 22, 26, 28)
             for k in range(n_out):
-                for v in range(wo.shape[1]):
-                    wo[k, v] += dwo[k, v]
-                    dwo[k, v] = 0.0
+                e = V.mul(a, V.load(err_out, k * L, proto))
+                if every_lane:
+                    _add_sources(upd_o, k, e, o_lo[k], o_hi[k], osrc, 0, n_in, x, sym, xval, s,
+                                 proto)
+                else:
+                    _add_sources_where(upd_o, k, e, live, o_lo[k], o_hi[k], osrc, 0, n_in, x,
+                                       sym, xval, s, proto)
+            for j in range(n_blocks):
+                u = out_gate[j]
+                if u >= 0:
+                    yo = V.load(y_out, j * L, proto)
+                    e = V.mul(V.mul(V.mul(a, yo), V.sub(one, yo)), V.load(err_ogate, j * L, proto))
+                    if every_lane:
+                        _add_sources(upd_h, u, e, h_lo[u], h_hi[u], src, n_hid, n_in, x, sym,
+                                     xval, s, proto)
+                    else:
+                        _add_sources_where(upd_h, u, e, live, h_lo[u], h_hi[u], src, n_hid,
+                                           n_in, x, sym, xval, s, proto)
+            for c in range(n_cells):
+                e = V.mul(a, V.load(err_state, c * L, proto))
+                u = cell_unit[c]
+                _add_traced(upd_h, u, e, live, every_lane, tr_cell, c, h_lo[u], h_hi[u], proto)
+                u = in_gate[cell_block[c]]
+                _add_traced(upd_h, u, e, live, every_lane, tr_gate, c, h_lo[u], h_hi[u], proto)
+        # the hidden layer of this step becomes the source of the next one
+        for j in range(n_blocks):
+            V.store(src, in_gate[j] * L, V.load(y_in, j * L, proto))
+            if out_gate[j] >= 0:
+                V.store(src, out_gate[j] * L, V.load(y_out, j * L, proto))
+        for c in range(n_cells):
+            V.store(src, cell_unit[c] * L, V.load(osrc, (n_in + c) * L, proto))
+        if mode == SEQUENCE:
+            for l in range(L):
+                if last[s, l]:
+                    for u in range(n_hid):
+                        for v in range(n_src):
+                            wh[u, v, l] += dwh[u, v, l]
+                            dwh[u, v, l] = 0.0
+                    for k in range(n_out):
+                        for v in range(n_osrc):
+                            wo[k, v, l] += dwo[k, v, l]
+                            dwo[k, v, l] = 0.0
