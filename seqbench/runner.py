@@ -343,6 +343,21 @@ def _exit_with_parent(poll_s: float = 1.0) -> None:
     _WATCHDOG[0].start()
 
 
+def _worker_setup(progress_dir: str | None = None) -> None:
+    """Prepare a worker process: exit with the coordinator, one BLAS and one numba thread (so
+    that ``--jobs`` trials share the cores instead of oversubscribing them), progress files."""
+    _exit_with_parent()
+    os.environ.update(WORKER_THREAD_ENV)
+    if progress_dir:  # the parent's progress display reads what the trial writes there
+        os.environ[PROGRESS_DIR_ENV] = progress_dir
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except (ImportError, ValueError):  # no numba, or its threading layer refuses: nothing to cap
+        pass
+
+
 def _run_in_worker(spec: TrialSpec, progress_dir: str | None = None,
                    limits: Mapping[str, Any] | None = None) -> TrialResult:
     """Run one trial in a worker process with one BLAS and one numba thread, so that ``--jobs``
@@ -455,31 +470,142 @@ def _warn(note: str) -> None:
     print(f"seqbench: note: {note}", file=sys.stderr)
 
 
+def _batched(todo: Sequence[TrialSpec], registry: Registry | None
+             ) -> tuple[list[TrialSpec], list[tuple[int, list[TrialSpec]]]]:
+    """Split ``todo`` into trials run one at a time and groups of one configuration whose
+    learner trains several trials at once: ``(lone, [(lanes, specs), ...])``."""
+    from .batch import lanes_for
+    from .plugins import get_registry
+
+    registry = registry or get_registry()
+    lone: list[TrialSpec] = []
+    groups: dict[str, list[TrialSpec]] = {}
+    for spec in todo:
+        cls = registry.learner(spec.learner)
+        if lanes_for(cls, 2) > 1:
+            groups.setdefault(spec.config_key, []).append(spec)
+        else:
+            lone.append(spec)
+    batched = []
+    for specs in groups.values():
+        lanes = lanes_for(registry.learner(specs[0].learner), len(specs))
+        if lanes > 1:
+            batched.append((lanes, specs))
+        else:
+            lone.extend(specs)
+    return lone, batched
+
+
 def _results(todo: Sequence[TrialSpec], jobs: int, executor: str, scheduler: str | None,
              registry: Registry | None, limits: Mapping[str, Any] | None = None,
              ) -> Iterable[tuple[TrialSpec, TrialResult]]:
     if not todo:
         return
     limits = {k: v for k, v in (limits or {}).items() if v}  # none set: run_trial(spec, reg)
+    if executor not in ("local", "dask"):
+        raise ParamError(f"unknown executor {executor!r}; valid: local, dask")
+    lone, batched = _batched(todo, registry)
+    if executor == "local" and jobs == 1:
+        for spec in lone:
+            yield spec, run_trial(spec, registry, **limits)
+        from .batch import run_batch
+
+        for lanes, specs in batched:
+            for _, spec, result in run_batch([(s, None) for s in specs], registry, lanes=lanes,
+                                             **limits):
+                yield spec, result
+        return
     if executor == "dask":
         if scheduler:  # a remote cluster's workers need not see this machine's files
             limits.pop("checkpoint_dir", None)
-        yield from _dask_results(todo, jobs, scheduler, limits)
-    elif executor != "local":
-        raise ParamError(f"unknown executor {executor!r}; valid: local, dask")
-    elif jobs == 1 or len(todo) == 1:
-        for spec in todo:
-            yield spec, run_trial(spec, registry, **limits)
-    else:
-        from joblib import Parallel, delayed
+        yield from _dask_results(lone, batched, jobs, scheduler, limits)
+        return
+    yield from _pool_results(_LokyPool(min(jobs, len(todo))), lone, batched, limits,
+                             os.environ.get(PROGRESS_DIR_ENV))
 
-        parallel = Parallel(n_jobs=min(jobs, len(todo)), backend="loky",
-                            return_as="generator_unordered")
-        progress_dir = os.environ.get(PROGRESS_DIR_ENV)
-        calls = (delayed(_keyed_run)(spec, progress_dir, limits) for spec in todo)
-        by_key = {s.key: s for s in todo}
-        for key, result in parallel(calls):
-            yield by_key[key], result
+
+class _LokyPool:
+    """Local worker processes (loky's reusable executor), killed on Ctrl-C."""
+
+    def __init__(self, workers: int):
+        from joblib.externals.loky import get_reusable_executor
+
+        self.workers = workers
+        self._executor = get_reusable_executor(max_workers=workers)
+
+    def submit(self, fn, *args):
+        return self._executor.submit(fn, *args)
+
+    @staticmethod
+    def wait_first(futures):
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        return wait(futures, return_when=FIRST_COMPLETED).done
+
+    def abort(self, futures) -> None:
+        for f in futures:
+            f.cancel()
+        self._executor.shutdown(wait=False, kill_workers=True)
+
+
+def _pool_results(pool, lone: Sequence[TrialSpec], batched, limits: Mapping[str, Any],
+                  progress_dir: str | None) -> Iterable[tuple[TrialSpec, TrialResult]]:
+    """Run lone trials one per call and batched groups as short :func:`~seqbench.batch.run_slice`
+    calls, never more calls at once than the pool has workers. A slice returns as soon as one
+    of its trials has finished (or after :data:`~seqbench.batch.SLICE_SECONDS`), so every
+    finished trial is yielded, and stored, when the call that finished it returns; its
+    running trials' states go to the next call, with waiting trials filling the freed lanes."""
+    from collections import deque
+
+    from .batch import run_slice
+
+    by_key = {s.key: s for s in lone}
+    lone_left = deque(lone)
+    groups = [(lanes, deque((s, None) for s in specs)) for lanes, specs in batched]
+    for _, items in groups:
+        by_key.update((s.key, s) for s, _ in items)
+    inflight: dict[Any, Any] = {}
+
+    def fill() -> None:
+        while len(inflight) < pool.workers:
+            free = pool.workers - len(inflight)
+            group = next(((lanes, items) for lanes, items in groups if items), None)
+            if group is not None:
+                lanes, items = group
+                # spread a group over the free workers rather than filling one call's lanes
+                take = [items.popleft() for _ in range(min(lanes, -(-len(items) // free)))]
+                future = pool.submit(run_slice, take, dict(limits), lanes, _slice_seconds(),
+                                     progress_dir)
+                inflight[future] = items
+            elif lone_left:
+                spec = lone_left.popleft()
+                inflight[pool.submit(_keyed_run, spec, progress_dir, dict(limits))] = None
+            else:
+                return
+
+    try:
+        fill()
+        while inflight:
+            for future in pool.wait_first(list(inflight)):
+                items = inflight.pop(future)
+                if items is None:
+                    key, result = future.result()
+                    yield by_key[key], result
+                    continue
+                finished, unfinished = future.result()
+                items.extendleft(reversed(unfinished))
+                for key, result in finished:
+                    yield by_key[key], result
+            fill()
+    except BaseException:  # Ctrl-C, or the consumer stopped: stop the workers
+        pool.abort(list(inflight))
+        raise
+
+
+def _slice_seconds() -> float:
+    from .batch import SLICE_SECONDS
+
+    return float(os.environ.get("SEQBENCH_SLICE_SECONDS", SLICE_SECONDS))
 
 
 def _keyed_run(spec: TrialSpec, progress_dir: str | None = None,
@@ -503,9 +629,28 @@ def connect_scheduler(scheduler: str):
                             f"{DASK_CONNECT_TIMEOUT} s: {first}") from None
 
 
-def _dask_results(todo, jobs, scheduler, limits=None):
+class _DaskPool:
+    """A Dask client as a pool of ``workers`` calls at once."""
+
+    def __init__(self, client, workers: int):
+        self.client, self.workers = client, workers
+
+    def submit(self, fn, *args):
+        return self.client.submit(fn, *args, pure=False)
+
+    @staticmethod
+    def wait_first(futures):
+        from distributed import wait
+
+        return wait(futures, return_when="FIRST_COMPLETED").done
+
+    def abort(self, futures) -> None:
+        self.client.cancel(futures)
+
+
+def _dask_results(lone, batched, jobs, scheduler, limits=None):
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError:
         raise SeqbenchError(
             "--executor dask needs dask.distributed: pip install 'seqbench[dask]'"
@@ -523,18 +668,13 @@ def _dask_results(todo, jobs, scheduler, limits=None):
     # trials stop cooperatively, between blocks, when this event is set: a shared cluster's
     # workers are never killed, and a running task cannot be interrupted any other way
     cancel = Event(f"seqbench-cancel-{uuid.uuid4().hex}", client=client)
-    futures = []
+    workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
     try:
-        futures = client.map(_keyed_run, list(todo), progress_dir=None,
-                             limits={**(limits or {}), "cancel_event": cancel.name}, pure=False)
-        by_key = {s.key: s for s in todo}
-        for future in as_completed(futures):
-            key, result = future.result()
-            yield by_key[key], result
+        yield from _pool_results(_DaskPool(client, workers), lone, batched,
+                                 {**(limits or {}), "cancel_event": cancel.name}, None)
     except BaseException:  # Ctrl-C, or the consumer stopped: release the cluster's workers
         try:
             cancel.set()
-            client.cancel(futures)
         except Exception:
             pass
         raise

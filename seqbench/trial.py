@@ -265,72 +265,128 @@ def _start(spec: TrialSpec, task, learner, result: TrialResult):
     return run
 
 
+class StreamTrial:
+    """A stream learner's trial as a sequence of blocks, so that a driver can advance several
+    trials together: :meth:`next_block` gives the block to train on next (None once the trial
+    has ended), the driver trains :attr:`learner` on it (alone, or in a batch with other
+    trials' learners) and hands the outputs to :meth:`after`; :meth:`finish` completes the
+    result. :func:`run_trial` drives one trial this way, :func:`run_batch` several at once; the
+    loop body is the same, so a trial's result does not depend on the driver.
+    """
+
+    def __init__(self, spec: TrialSpec, task, learner, result: TrialResult,
+                 ckpt: Checkpoints | None = None, saved: dict | None = None):
+        self.spec, self.task, self.result = spec, task, result
+        self.ckpt = ckpt or Checkpoints(spec)
+        if saved is None:
+            learner, run, saved = _begin(spec, task, learner, result, self.ckpt)
+        else:  # handed over from another process (see run_batch): go on where it was
+            learner, run = saved["learner"], saved["run"]
+            self.ckpt.prior_s = float(saved.get("elapsed_s", 0.0))
+            self.ckpt.index(run)
+            self.ckpt.start_clock()
+        self.learner, self.run = learner, run
+        self.progress = TrialProgress(spec.key)
+        self.criterion = run.criterion
+        self.every = int(getattr(self.criterion, "check_every", 0) or 0)
+        result.check_every = self.every
+        self.seen = saved["seen"] if saved else 0
+        self.curve: list[tuple[int, float, float]] = saved["curve"] if saved else []
+        if saved:
+            self.progress.update(self.seen, force=True)
+        # a task may bound the block size (TaskRun.max_block_sequences) to bound its memory
+        self.block_cap = min(BLOCK_SEQUENCES,
+                             getattr(run, "max_block_sequences", None) or BLOCK_SEQUENCES)
+        self.done = False
+        self._block = None
+        self._before = None
+
+    def state(self) -> dict[str, Any]:
+        """Everything the loop needs to go on from here (what a checkpoint holds)."""
+        return {"learner": self.learner, "run": self.run, "seen": self.seen,
+                "curve": self.curve,
+                "result": {k: getattr(self.result, k) for k in CARRIED_FIELDS}}
+
+    def next_block(self) -> SequenceBlock | None:
+        """The next block to train on, or None when the trial has ended (budget, wall-clock
+        limit)."""
+        if self.done:
+            return None
+        if self.seen >= self.spec.budget:
+            self.result.status = "budget_exhausted"
+            self.done = True
+            return None
+        if _must_stop(self.spec, self.result, self.ckpt, self.state):
+            self.done = True
+            return None
+        n = min(self.block_cap, self.spec.budget - self.seen)
+        if self.every:
+            n = min(n, self.every - self.seen % self.every)
+        self._block = self.run.training_block(n)
+        self._before = (_snapshot(self.learner)
+                        if getattr(self.criterion, "observe_can_succeed", True) else None)
+        return self._block
+
+    def after(self, outputs: np.ndarray, train_s: float) -> None:
+        """Judge the outputs of training on the last block (``train_s`` seconds of it are
+        this trial's); ends the trial when it is solved or diverged."""
+        block, result = self._block, self.result
+        n = len(block)
+        result.train_s += train_s
+        result.time_steps += block.n_steps
+        if not (_outputs_finite(block, outputs) and self.learner.is_finite()):
+            result.sequences = self.seen + n
+            result.status, result.stop_reason = "diverged", "non-finite outputs or weights"
+            self.done, self._diverged = True, True
+            return
+        correct, error = self.run.judge(block, outputs)
+        self.curve.append((self.seen + n, float(np.mean(error)), float(np.mean(correct))))
+        hit = self.criterion.observe(correct, error)
+        if hit is not None:
+            result.status, result.sequences_to_success = "solved", self.seen + int(hit) + 1
+            if self._before is not None and int(hit) + 1 < n:
+                # the learner trained past the success point; the final test must see the net
+                # as it was when the rule held, so replay the block up to that sequence
+                self.learner = self._before
+                self.learner.train(block.take(slice(0, int(hit) + 1)))
+            self.seen += n
+            self.done = True
+            return
+        self.seen += n
+        self.progress.update(self.seen)
+        if self.every and self.seen % self.every == 0 and self.criterion.check(
+                self.learner.predict):
+            result.status, result.sequences_to_success = "solved", self.seen
+            self.done = True
+            return
+        self.ckpt.save(self.state())
+
+    def finish(self):
+        """Complete the result (stop reason, test metrics, curve); returns the learner as it
+        ended (a rolled-back copy after a success inside a block)."""
+        result = self.result
+        result.curve = _downsample(self.curve)
+        if getattr(self, "_diverged", False):
+            return self.learner
+        result.sequences = self.seen
+        fired = getattr(self.criterion, "fired", None) or self.criterion
+        result.stop_reason = (fired.describe() if result.status == "solved"
+                              else _limit(self.ckpt) if result.status == "timeout" else "budget")
+        result.metrics.update(getattr(self.criterion, "milestones", {}) or {})
+        result.metrics.update(self.run.evaluate(self.learner.predict))
+        return self.learner
+
+
 def _train(spec: TrialSpec, task, learner, result: TrialResult,
            ckpt: Checkpoints | None = None):
     """A stream learner's trial; returns the learner as it ended (a rolled-back copy after a
     success inside a block)."""
-    ckpt = ckpt or Checkpoints(spec)
-    learner, run, saved = _begin(spec, task, learner, result, ckpt)
-    progress = TrialProgress(spec.key)
-    criterion = run.criterion
-    every = int(getattr(criterion, "check_every", 0) or 0)
-    result.check_every = every
-    seen = saved["seen"] if saved else 0
-    curve: list[tuple[int, float, float]] = saved["curve"] if saved else []
-    if saved:
-        progress.update(seen, force=True)
-
-    def state() -> dict[str, Any]:  # everything the loop below needs to go on from here
-        return {"learner": learner, "run": run, "seen": seen, "curve": curve,
-                "result": {k: getattr(result, k) for k in CARRIED_FIELDS}}
-
-    # a task may bound the block size (TaskRun.max_block_sequences) to bound a block's memory
-    block_cap = min(BLOCK_SEQUENCES, getattr(run, "max_block_sequences", None) or BLOCK_SEQUENCES)
-    while seen < spec.budget:
-        if _must_stop(spec, result, ckpt, state):
-            break
-        n = min(block_cap, spec.budget - seen)
-        if every:
-            n = min(n, every - seen % every)
-        block = run.training_block(n)
-        before = _snapshot(learner) if getattr(criterion, "observe_can_succeed", True) else None
+    trial = StreamTrial(spec, task, learner, result, ckpt)
+    while (block := trial.next_block()) is not None:
         t0 = time.perf_counter()
-        outputs = learner.train(block)
-        result.train_s += time.perf_counter() - t0
-        result.time_steps += block.n_steps
-        if not (_outputs_finite(block, outputs) and learner.is_finite()):
-            result.sequences = seen + n
-            result.status, result.stop_reason = "diverged", "non-finite outputs or weights"
-            result.curve = _downsample(curve)
-            return learner
-        correct, error = run.judge(block, outputs)
-        curve.append((seen + n, float(np.mean(error)), float(np.mean(correct))))
-        hit = criterion.observe(correct, error)
-        if hit is not None:
-            result.status, result.sequences_to_success = "solved", seen + int(hit) + 1
-            if before is not None and int(hit) + 1 < n:
-                # the learner trained past the success point; the final test must see the net
-                # as it was when the rule held, so replay the block up to that sequence
-                learner = before
-                learner.train(block.take(slice(0, int(hit) + 1)))
-            seen += n
-            break
-        seen += n
-        progress.update(seen)
-        if every and seen % every == 0 and criterion.check(learner.predict):
-            result.status, result.sequences_to_success = "solved", seen
-            break
-        ckpt.save(state())
-    else:
-        result.status = "budget_exhausted"
-    result.sequences = seen
-    fired = getattr(criterion, "fired", None) or criterion
-    result.stop_reason = (fired.describe() if result.status == "solved"
-                          else _limit(ckpt) if result.status == "timeout" else "budget")
-    result.metrics.update(getattr(criterion, "milestones", {}) or {})
-    result.metrics.update(run.evaluate(learner.predict))
-    result.curve = _downsample(curve)
-    return learner
+        outputs = trial.learner.train(block)
+        trial.after(outputs, time.perf_counter() - t0)
+    return trial.finish()
 
 
 def refuse_history_criterion(criterion, task: str, learner: str) -> None:

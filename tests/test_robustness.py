@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from seqbench_learners.lstm97.learner import LSTM97
 from helpers import run_cli
 
 TESTS = Path(__file__).parent
@@ -114,7 +116,9 @@ def test_store_locked_by_another_process(fakes_env, tmp_path):
 
 def test_ctrl_c_keeps_finished_trials_and_the_same_command_resumes(tmp_path):
     db = tmp_path / "c.db"
-    args = ["compare", "--task", "reber", "--learners", "lstm", "--trials", "12",
+    # more trials than one batch of lanes holds: a first batch finishes while others wait
+    trials = 2 * LSTM97.batch_lanes + 4
+    args = ["compare", "--task", "reber", "--learners", "lstm", "--trials", str(trials),
             "--budget", "1500", "-t", "n_train=16", "-t", "n_test=16", "--db", str(db)]
     proc = subprocess.Popen([sys.executable, "-c", "from seqbench.cli import main; main()",
                              *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -134,10 +138,10 @@ def test_ctrl_c_keeps_finished_trials_and_the_same_command_resumes(tmp_path):
     assert "interrupted" in err and "Traceback" not in err
     with sqlite3.connect(db) as conn:
         kept = conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
-    assert 2 <= kept < 12
+    assert 2 <= kept < trials
     again = run_cli([*args, "-q"])
     assert again.returncode == 0
-    assert f"{kept} trials reused from the store, {12 - kept} run now" in again.stderr
+    assert f"{kept} trials reused from the store, {trials - kept} run now" in again.stderr
 
 
 def test_bad_environment_values_are_one_line_errors(tmp_path):
