@@ -75,3 +75,46 @@ def test_lstm97_kernel_vs_reference_ratio(reber_block):
     print(f"\nLSTM97 kernel {kernel_s / sub.n_steps * 1e9:.0f} ns/step, reference "
           f"{reference_s / sub.n_steps * 1e9:.0f} ns/step: kernel {ratio:.0f}x faster")
     assert ratio > 20
+
+
+@pytest.fixture(scope="module")
+def lane_blocks():
+    """One 100-string Reber block per lane, each from its own trial's stream."""
+    task = EmbeddedReber(**{k: p.default for k, p in EmbeddedReber.params.items()})
+    return [task.start(TaskStreams(*(np.random.default_rng(10 * i + j) for j in range(3))))
+            .training_block(100) for i in range(LSTM97.batch_lanes)]
+
+
+def test_lstm97_train_batched(benchmark, lane_blocks):
+    """``batch_lanes`` trials trained together: ns per trial-step and per weight-step."""
+    learners = [_learner(seed) for seed in range(len(lane_blocks))]
+    benchmark(LSTM97.train_batch, learners, lane_blocks)
+    steps = sum(b.n_steps for b in lane_blocks)
+    ns = benchmark.stats.stats.mean / steps * 1e9 if benchmark.stats else float("nan")
+    benchmark.extra_info.update(ns_per_step=ns, ns_per_weight_step=ns / learners[0].n_weights,
+                                n_weights=learners[0].n_weights, lanes=len(learners),
+                                steps_per_call=steps)
+
+
+def _best(fn, repeats=5) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def test_lstm97_batched_vs_lone_ratio(lane_blocks):
+    """Trials advanced together must beat the same trials trained one at a time (one run)."""
+    learners = [_learner(seed) for seed in range(len(lane_blocks))]
+    LSTM97.train_batch(learners, lane_blocks)  # compile this lane count
+    batched = _best(lambda: LSTM97.train_batch(learners, lane_blocks))
+    lone = _best(lambda: [ln.train(b) for ln, b in zip(learners, lane_blocks)])
+    steps = sum(b.n_steps for b in lane_blocks)
+    W = learners[0].n_weights
+    print(f"\nLSTM97 at the Reber preset ({W} weights): one trial at a time "
+          f"{lone / steps * 1e9:.0f} ns/step ({lone / steps / W * 1e9:.2f} ns/weight-step); "
+          f"{len(learners)} lanes {batched / steps * 1e9:.0f} ns/trial-step "
+          f"({batched / steps / W * 1e9:.2f} ns/weight-step): {lone / batched:.1f}x")
+    assert lone / batched > 1.3

@@ -74,6 +74,15 @@ def third_party_reason(registry, kind: str, name: str) -> str | None:
 REGISTRY = _registry_with_the_example()
 
 
+def missing_requirement(cls) -> str | None:
+    """Why a plugin that needs an optional package (its ``requires``) cannot be checked here."""
+    import importlib.util
+
+    missing = [m for m in getattr(cls, "requires", ()) if importlib.util.find_spec(m) is None]
+    return (f"{cls.name!r} needs {', '.join(missing)}, not installed here (an optional extra, "
+            f"e.g. pip install 'seqbench[{missing[0]}]')") if missing else None
+
+
 def _params(cls, table):
     return None if getattr(cls, "test_params", None) else table.get(cls.name)
 
@@ -81,9 +90,9 @@ def _params(cls, table):
 def _cases(kind, plugins, checks, table):
     cases = []
     for name, cls in sorted(plugins.items()):
-        reason = third_party_reason(REGISTRY, kind, name)
+        reason = third_party_reason(REGISTRY, kind, name) or missing_requirement(cls)
         if reason:
-            cases.append(pytest.param(None, id=f"{name}-third-party",
+            cases.append(pytest.param(None, id=f"{name}-not-checked",
                                       marks=pytest.mark.skip(reason=reason)))
             continue
         cases += [pytest.param(check, id=f"{name}-{check_name}")
