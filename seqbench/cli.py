@@ -485,6 +485,13 @@ from .html_report import report as _report  # noqa: E402  (matplotlib only when 
 
 cli.add_command(_report)
 
+from .cli_profile import profile_command as _profile  # noqa: E402
+from .cli_sweep import importance as _importance  # noqa: E402
+from .cli_sweep import sweep as _sweep  # noqa: E402
+
+for _command in (_profile, _sweep, _importance):
+    cli.add_command(_command)
+
 
 def _add_plugin_commands() -> None:
     """Let plugins add subcommands; a failing plugin is reported, not fatal."""
