@@ -19,6 +19,10 @@ class BPTT(RecurrentLearner):
     weights changed on-line every h' steps and at the sequence end; BPTT(h) is h' = 1.
     """
 
+    #: 2: strict IEEE arithmetic (no reordered sums or fused multiply-adds), so a trial's
+    #: result no longer depends on whether its kernel was compiled now or loaded from cache
+    behaviour_version = 2
+
     name = "bptt"
     summary = "back-propagation through time (epochwise, or truncated BPTT(h;h') on-line)"
     params = {

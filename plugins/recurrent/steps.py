@@ -12,10 +12,11 @@ from numba import njit
 
 #: kernel modes shared by all gradient kernels
 FORWARD, TRAIN, ACCUMULATE = -1, 0, 2
-#: let LLVM reorder sums (so reductions and gathers vectorise) and fuse multiply-adds. Results
-#: differ from strict left-to-right order only by rounding (~1e-16 relative); no assumption
-#: about NaN or infinity is made, so divergence is still seen.
-FASTMATH = {"reassoc", "contract"}
+#: strict IEEE arithmetic. Reordered sums and fused multiply-adds ("reassoc", "contract") were
+#: faster, but their last bits depended on how LLVM inlined the shared step functions, which
+#: differs between a kernel compiled in the running process and one loaded from numba's cache:
+#: the same trial then gave other results after a recompilation
+FASTMATH = False
 
 
 @njit(cache=True, inline="always")

@@ -41,6 +41,10 @@ class RTRL(RecurrentLearner):
       boundaries do not reset the network.
     """
 
+    #: 2: strict IEEE arithmetic (no reordered sums or fused multiply-adds), so a trial's
+    #: result no longer depends on whether its kernel was compiled now or loaded from cache
+    behaviour_version = 2
+
     name = "rtrl"
     summary = "real-time recurrent learning (exact sensitivities, on-line or off-line)"
     params = {
