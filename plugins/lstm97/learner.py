@@ -15,6 +15,8 @@ from .network import BIAS_CHOICES, SQUASH, Layout, build_layout, initial_weights
 UPDATE_MODES = {"step": 0, "sequence": 1}
 STEP, SEQUENCE, ACCUMULATE, FORWARD = 0, 1, 2, -1
 _NO_DELTAS = np.zeros((0, 0, 1))
+#: the lane counts of the kernel calls a batch is cut into (largest first)
+LANE_COUNTS = (16, 8, 4, 2, 1)
 
 
 class LSTM97(Learner):
@@ -133,14 +135,29 @@ class LSTM97(Learner):
                                 input_symbols=np.zeros((1, 2), np.int64))
         wh, wo = self.wh.copy(), self.wo.copy()
         for block in (tiny, one_hot):
-            self._run([self], [block], STEP)
+            for lanes in LANE_COUNTS:
+                self._run_lanes([self] * lanes, [block] * lanes, STEP)
             self._run([self], [block], FORWARD)
         self.wh[:], self.wo[:] = wh, wo
 
     @staticmethod
     def _run(learners: list[LSTM97], blocks: list[SequenceBlock], mode: int,
              alpha: float | None = None) -> list[np.ndarray]:
-        """Run ``learners`` (one network layout) on one block each, together, in ``mode``."""
+        """Run ``learners`` (one network layout) on one block each, together, in ``mode``:
+        in kernel calls of 16, 8, 4, 2 and 1 lanes (the lane counts compiled once and cached),
+        so that no other lane count ever triggers a compilation."""
+        found: list[np.ndarray] = []
+        start = 0
+        for size in LANE_COUNTS:
+            while len(learners) - start >= size:
+                found += LSTM97._run_lanes(learners[start:start + size],
+                                           blocks[start:start + size], mode, alpha)
+                start += size
+        return found
+
+    @staticmethod
+    def _run_lanes(learners: list[LSTM97], blocks: list[SequenceBlock], mode: int,
+                   alpha: float | None = None) -> list[np.ndarray]:
         from .kernel import run_lanes
 
         first = learners[0]
