@@ -38,6 +38,7 @@ from seqbench.params import Param
 
 SYMBOLS = "BTPSXVE"
 CHECK_CHUNK = 32
+FIRST_CHECK_CHUNK = 4
 INDEX = {s: i for i, s in enumerate(SYMBOLS)}
 
 # Reber graph: state -> the two (symbol, next state) edges; state 6 emits E and ends.
@@ -182,8 +183,10 @@ class ReberRun(TaskRun):
         """Whether every string of both sets is predicted correctly (exact, early exit)."""
         n = len(self.check_set)
         order = np.concatenate([self._suspects, np.setdiff1d(np.arange(n), self._suspects)])
-        for start in range(0, n, CHECK_CHUNK):
-            idx = order[start:start + CHECK_CHUNK]
+        # a small first chunk: a string that failed last time usually fails again
+        bounds = [0, *range(FIRST_CHECK_CHUNK, n, CHECK_CHUNK), n]
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            idx = order[start:stop]
             chunk = self.check_set.take(idx)
             ok, _ = predictions_correct(chunk, predict(chunk))
             if not ok.all():
