@@ -38,7 +38,9 @@ class _Lane:
     trial: StreamTrial | None
     result: TrialResult
     started: float
-    wall: float = 0.0  # this lane's share of the batch's wall time so far
+    #: this lane's share of the batch's wall time so far (over every session of the trial):
+    #: a batch call's time is shared among its lanes
+    wall: float = 0.0
 
 
 def lanes_for(learner_cls, trials: int) -> int:
@@ -76,6 +78,7 @@ def _open(spec: TrialSpec, registry, saved: dict | None, limits: dict[str, Any])
         if saved is None:
             learner = registry.learner(spec.learner)(**spec.learner_params)
             lane.trial = StreamTrial(spec, task, learner, result, ckpt)
+            lane.wall = ckpt.prior_s  # a trial resumed from its checkpoint file
         else:
             for k, v in saved["result"].items():
                 setattr(result, k, v)
@@ -106,8 +109,7 @@ def _close(lane: _Lane) -> TrialResult:
             _fail(result, exc)
             learner = lane.trial.learner
     result.diagnostics = _diagnostics(learner) if learner is not None else {}
-    prior = lane.trial.ckpt.prior_s if lane.trial is not None else 0.0
-    result.wall_s = prior + lane.wall + time.perf_counter() - t0
+    result.wall_s = lane.wall + time.perf_counter() - t0
     if result.time_steps:
         result.ns_per_step = result.train_s / result.time_steps * 1e9
     ckpt = lane.trial.ckpt if lane.trial is not None else None
