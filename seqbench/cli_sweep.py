@@ -19,7 +19,34 @@ from typing import Any
 
 import click
 
-from .cli import _echo_err, _open_store, _print_plan, _registry
+
+
+def _cli():
+    """The main command module, imported when a command runs (it imports this module)."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    if getattr(main, "__spec__", None) is not None and main.__spec__.name == "seqbench.cli":
+        return main  # run as ``python -m seqbench.cli``
+    from . import cli
+
+    return cli
+
+
+def _echo_err(msg: str) -> None:
+    _cli()._echo_err(msg)
+
+
+def _open_store(*args, **kwargs):
+    return _cli()._open_store(*args, **kwargs)
+
+
+def _print_plan(*args, **kwargs):
+    return _cli()._print_plan(*args, **kwargs)
+
+
+def _registry():
+    return _cli()._registry()
 from .errors import SeqbenchError
 
 #: configurations shown in the sweep's table (all of them with --format json)
