@@ -214,24 +214,17 @@ def run_batch(items: Sequence[tuple[TrialSpec, dict | None]], registry=None, *,
 
 def run_slice(items: Sequence[tuple[TrialSpec, dict | None]], limits: dict[str, Any] | None
               = None, lanes: int | None = None, slice_s: float = SLICE_SECONDS,
-              progress_dir: str | None = None) -> tuple[list, list]:
-    """A worker's call: advance ``items`` until a trial finishes or ``slice_s`` passes;
+              registry=None) -> tuple[list, list]:
+    """One call's work: advance ``items`` until a trial finishes or ``slice_s`` passes;
     returns ``(finished, unfinished)``: ``[(key, TrialResult)]`` and ``[(spec, state or
-    None)]`` to hand to the next call. Runs with one BLAS and one numba thread, as every
-    worker does."""
-    from .runner import _worker_setup
-
-    _worker_setup(progress_dir)
+    None)]`` to hand to the next call."""
     finished, unfinished = [], []
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        for kind, spec, value in run_batch(items, lanes=lanes, slice_s=slice_s,
-                                           **(limits or {})):
-            if kind == "result":
-                finished.append((spec.key, value))
-            else:
-                unfinished.append((spec, value))
+    for kind, spec, value in run_batch(items, registry, lanes=lanes, slice_s=slice_s,
+                                       **(limits or {})):
+        if kind == "result":
+            finished.append((spec.key, value))
+        else:
+            unfinished.append((spec, value))
     return finished, unfinished
 
 

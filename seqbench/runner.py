@@ -557,8 +557,6 @@ def _pool_results(pool, lone: Sequence[TrialSpec], batched, limits: Mapping[str,
     running trials' states go to the next call, with waiting trials filling the freed lanes."""
     from collections import deque
 
-    from .batch import run_slice
-
     by_key = {s.key: s for s in lone}
     lone_left = deque(lone)
     groups = [(lanes, deque((s, None) for s in specs)) for lanes, specs in batched]
@@ -574,8 +572,8 @@ def _pool_results(pool, lone: Sequence[TrialSpec], batched, limits: Mapping[str,
                 lanes, items = group
                 # spread a group over the free workers rather than filling one call's lanes
                 take = [items.popleft() for _ in range(min(lanes, -(-len(items) // free)))]
-                future = pool.submit(run_slice, take, dict(limits), lanes, _slice_seconds(),
-                                     progress_dir)
+                future = pool.submit(_slice_in_worker, take, dict(limits), lanes,
+                                     _slice_seconds(), progress_dir)
                 inflight[future] = items
             elif lone_left:
                 spec = lone_left.popleft()
@@ -600,6 +598,18 @@ def _pool_results(pool, lone: Sequence[TrialSpec], batched, limits: Mapping[str,
     except BaseException:  # Ctrl-C, or the consumer stopped: stop the workers
         pool.abort(list(inflight))
         raise
+
+
+def _slice_in_worker(items, limits, lanes, slice_s, progress_dir):
+    """:func:`~seqbench.batch.run_slice` in a worker process, set up as every worker is (one
+    BLAS and one numba thread, progress files)."""
+    from threadpoolctl import threadpool_limits
+
+    from .batch import run_slice
+
+    _worker_setup(progress_dir)
+    with threadpool_limits(limits=1):
+        return run_slice(items, limits, lanes, slice_s)
 
 
 def _slice_seconds() -> float:

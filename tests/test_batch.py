@@ -4,6 +4,8 @@ order, the worker slicing or the way a trial ends (solved, budget, diverged)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -107,11 +109,15 @@ def test_sliced_calls_resume_to_the_same_results(registry):
     items = [(s, None) for s in specs]
     got, calls = {}, 0
     while items:
-        finished, items = run_slice(items, lanes=3, slice_s=0.0)
+        finished, items = run_slice(items, lanes=3, slice_s=0.0, registry=registry)
         calls += 1
         got.update((k, _outcome(r)) for k, r in finished)
     assert got == lone
     assert calls > 2
+    assert "NUMBA_NUM_THREADS" not in os.environ or os.environ["NUMBA_NUM_THREADS"] == THREADS
+
+
+THREADS = os.environ.get("NUMBA_NUM_THREADS")  # a call in this process must leave it alone
 
 
 def test_train_batch_equals_train_alone_on_every_lane():
