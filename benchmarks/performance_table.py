@@ -1,7 +1,8 @@
 """The README's performance table, regenerated: ``python benchmarks/performance_table.py``.
 
-Runs ``seqbench profile --format json`` for every learner at its paper preset on Reber (and
-LSTM97 on the Exp. 2c and adding presets), one after the other, then the scaling probes, and
+Runs ``seqbench profile --format json`` for every learner at a paper preset (Reber where it
+has one; the chunker on 2a, guessing on parity; LSTM97 also on the Exp. 2a, 2c and adding
+presets; torch-lstm when torch is installed), one after the other, then the scaling probes, and
 prints Markdown tables: ns per step and per weight-step, the share of a trial's wall time spent
 outside the learner's kernels, compile time; the exponent of cost against weights with its 95 %
 interval; and the start-up time of a second CLI run (warm numba cache). Sequential by design:
@@ -25,6 +26,10 @@ ROWS = [  # learner, preset, task
     ("rtrl", "exp1-12h-lr0.1", "reber"),
     ("rcc", None, "reber"),
     ("lstm-vanilla", "greff-reber-6b-lr0.05", "reber"),
+    ("torch-lstm", "exp1-h4", "reber"),
+    ("chunker", "exp2a-p100", "lag-2a"),
+    ("guessing", "guess-parity-a1", "parity"),
+    ("lstm97", "exp2a-p100", "lag-2a"),
     ("lstm97", "exp2c-q100-p100", "lag-2c"),
     ("lstm97", "exp4-T100", "adding"),
 ]

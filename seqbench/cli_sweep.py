@@ -360,12 +360,14 @@ def _print_importance(task, learner, outcome, table, result, perm, variants, top
         return
     for key, title in (("all", "all runs"), ("best_10pct", "best 10% of each variant")):
         click.echo(f"variants against vanilla, Welch's t-test ({title}):")
-        click.echo(tabulate([[r["variant"], r["n"], f"{r['mean']:.4g}", f"{r['diff']:+.4g}",
+        click.echo(tabulate([[r["variant"], r["n"], f"{r['mean']:.4g}",
+                              f"{r['q25']:.4g} / {r['median']:.4g} / {r['q75']:.4g}",
+                              f"{r['diff']:+.4g}",
                               "-" if r["t"] is None else f"{r['t']:.2f}",
                               "-" if r["p"] is None else f"{r['p']:.3g}"]
                              for r in variants[key]],
-                            ["variant", "n", "mean", "diff", "t", "p"], tablefmt="simple",
-                            disable_numparse=True))
+                            ["variant", "n", "mean", "q25 / median / q75", "diff", "t", "p"],
+                            tablefmt="simple", disable_numparse=True))
 
 
 __all__ = ["importance", "sweep"]

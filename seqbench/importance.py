@@ -395,7 +395,8 @@ def welch_by_variant(rows: Sequence[Mapping[str, Any]], outcome: str = "test_err
                      top_fraction: float | None = None, variant: str = "variant",
                      baseline: str = "vanilla",
                      defaults: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Per value of the ``variant`` parameter: ``n``, ``mean`` of the outcome, the difference to
+    """Per value of the ``variant`` parameter: ``n``, the outcome's ``mean`` and quartiles
+    (``q25``, ``median``, ``q75``: its distribution over the sweep), the difference to
     ``baseline`` and Welch's t-test against it (``scipy.stats.ttest_ind(equal_var=False)``).
 
     ``top_fraction`` (Greff et al. use 0.1) keeps only each variant's best runs, the lowest
@@ -440,9 +441,10 @@ def welch_groups(groups: Mapping[Any, Sequence[float]], baseline: Any = "vanilla
                                                                     or np.ptp(base) > 0):
             res = ttest_ind(v, base, equal_var=False)
             t, p = float(res.statistic), float(res.pvalue)
+        q25, median, q75 = (float(q) for q in np.percentile(v, [25, 50, 75]))
         out.append({"variant": name, "n": int(len(v)), "n_all": len(groups[name]),
-                    "mean": float(v.mean()), "diff": float(v.mean() - base.mean()),
-                    "t": t, "p": p})
+                    "mean": float(v.mean()), "q25": q25, "median": median, "q75": q75,
+                    "diff": float(v.mean() - base.mean()), "t": t, "p": p})
     return out
 
 

@@ -97,6 +97,10 @@ def test_welch_by_variant_on_planted_groups():
     assert out["vanilla"]["t"] is None and out["vanilla"]["n"] == 60
     assert out["NFG"]["diff"] == pytest.approx(0.3, abs=0.03) and out["NFG"]["p"] < 1e-10
     assert out["NP"]["p"] > 0.001
+    assert out["NFG"]["q25"] < out["NFG"]["median"] < out["NFG"]["q75"]
+    assert out["NFG"]["median"] == pytest.approx(np.median([
+        r["metrics"]["test_error"] for r in rows
+        if r["spec"]["learner_params"]["variant"] == "NFG"]))
     from scipy.stats import ttest_ind
 
     groups = {}
