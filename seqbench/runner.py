@@ -363,18 +363,9 @@ def _run_in_worker(spec: TrialSpec, progress_dir: str | None = None,
     """Run one trial in a worker process with one BLAS and one numba thread, so that ``--jobs``
     trials share the cores instead of oversubscribing them. The environment variables only
     reach libraries loaded later; threadpoolctl and numba cap the ones already loaded."""
-    _exit_with_parent()
-    os.environ.update(WORKER_THREAD_ENV)
-    if progress_dir:  # the parent's progress display reads what the trial writes there
-        os.environ[PROGRESS_DIR_ENV] = progress_dir
     from threadpoolctl import threadpool_limits
 
-    try:
-        import numba
-
-        numba.set_num_threads(1)
-    except (ImportError, ValueError):  # no numba, or its threading layer refuses: nothing to cap
-        pass
+    _worker_setup(progress_dir)
     with threadpool_limits(limits=1):
         return run_trial(spec, **(limits or {}))
 
