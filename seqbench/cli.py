@@ -237,19 +237,14 @@ def _open_store(path, specs):
         return readonly
 
 
-def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
-                 scheduler: str | None, command: str, quiet: bool, dry_run: bool = False,
-                 checkpoint_every: float = 180.0, trial_timeout: float | None = None) -> None:
-    from .report import render, summarise
-    from .runner import execute
-    from .store import Store, default_db_path
-
-    registry = _registry()
-    path = db or default_db_path()
-    if dry_run:
-        _print_plan(configs, path, fmt, jobs)
-        return
+def _execute_with_progress(configs, path, jobs: int, executor: str, scheduler: str | None,
+                           command: str, quiet: bool, checkpoint_every: float,
+                           trial_timeout: float | None, registry, kind: str = "configuration"):
+    """Run the trials of ``configs`` not yet stored at ``path``, with the live progress display
+    and one line per finished trial; exits with 130 after Ctrl-C (every finished trial kept).
+    Returns the :class:`~seqbench.runner.Execution`."""
     from .progress import Display
+    from .runner import execute
 
     if jobs < 1:  # before the store is touched
         raise SeqbenchError(f"--jobs must be at least 1, got {jobs}")
@@ -265,7 +260,7 @@ def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
     with _open_store(path, specs) as store:
         to_run = len(specs) - len(store.finished(s.key for s in specs))
         n_configs = len(configs)
-        _echo_err(f"seqbench: {len(specs)} trials in {n_configs} configuration"
+        _echo_err(f"seqbench: {len(specs)} trials in {n_configs} {kind}"
                   f"{'s' if n_configs != 1 else ''}; store {path}")
         with Display(to_run, jobs, quiet, {s.key: s.budget for s in specs}) as display:
             def progress(spec, row, i, total):
@@ -289,6 +284,22 @@ def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
             _echo_err(f"seqbench: interrupted; {outcome.ran} trials finished now and stored in "
                       f"{path}; run the same command again to resume")
             sys.exit(130)
+    return outcome
+
+
+def _run_configs(configs, db: str | None, jobs: int, fmt: str, executor: str,
+                 scheduler: str | None, command: str, quiet: bool, dry_run: bool = False,
+                 checkpoint_every: float = 180.0, trial_timeout: float | None = None) -> None:
+    from .report import render, summarise
+    from .store import default_db_path
+
+    registry = _registry()
+    path = db or default_db_path()
+    if dry_run:
+        _print_plan(configs, path, fmt, jobs)
+        return
+    outcome = _execute_with_progress(configs, path, jobs, executor, scheduler, command, quiet,
+                                     checkpoint_every, trial_timeout, registry)
     rows = []
     for c in configs:
         trial_rows = [outcome.results[s.key] for s in c.specs() if s.key in outcome.results]

@@ -16,13 +16,10 @@ import click
 
 
 def _registry():
-    from .plugins import emit_plugin_warnings, get_registry
+    """The registry, plugin warnings printed once (the main command module's own)."""
+    from .cli_sweep import _registry as registry
 
-    registry = get_registry()
-    if not getattr(registry, "_warned", False):
-        emit_plugin_warnings(registry)
-        registry._warned = True  # type: ignore[attr-defined]
-    return registry
+    return registry()
 
 
 def _json_default(value):

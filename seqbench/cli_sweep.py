@@ -137,45 +137,9 @@ def sweep(task, learners, space_path, n, seed, budget, trials_per_config, exhaus
 def _run(configs, path, jobs, executor, scheduler, quiet, checkpoint_every, trial_timeout):
     """Run every configuration's trials on the store at ``path`` with progress, as
     ``seqbench compare`` does."""
-    from .progress import Display
-    from .runner import connect_scheduler, execute
-
-    if jobs < 1:
-        raise SeqbenchError(f"--jobs must be at least 1, got {jobs}")
-    if not checkpoint_every >= 0:
-        raise SeqbenchError(f"--checkpoint-every must be >= 0 seconds, got {checkpoint_every}")
-    if trial_timeout is not None and not trial_timeout > 0:
-        raise SeqbenchError(f"--trial-timeout must be > 0 seconds, got {trial_timeout}")
-    if executor == "dask" and scheduler:
-        connect_scheduler(scheduler).close()
-    specs = [s for c in configs for s in c.specs()]
-    with _open_store(path, specs) as store:
-        to_run = len(specs) - len(store.finished(s.key for s in specs))
-        _echo_err(f"seqbench: {len(specs)} trials in {len(configs)} sweep configurations; "
-                  f"store {path}")
-        with Display(to_run, jobs, quiet, {s.key: s.budget for s in specs}) as display:
-            def progress(spec, row, i, total):
-                seq = row["sequences_to_success"]
-                what = (f"solved after {seq:,} sequences" if seq
-                        else f"{row['status']} after {row['sequences']:,} sequences")
-                if row["status"] == "error":
-                    what = "error: " + (row.get("error") or "").splitlines()[0]
-                display.trial_done(spec.key, row["status"], row["wall_s"],
-                                   f"[{i}/{total}] {spec.learner}@{spec.preset} on {spec.task}, "
-                                   f"trial {spec.trial}: {what} ({row['wall_s']:.1f} s)")
-
-            outcome = execute(specs, store, jobs=jobs, executor=executor, scheduler=scheduler,
-                              registry=_registry(), command=" ".join(sys.argv),
-                              on_result=progress, checkpoint_every=checkpoint_every,
-                              trial_timeout=trial_timeout,
-                              on_note=lambda note: _echo_err(f"seqbench: note: {note}"))
-        _echo_err(f"seqbench: {outcome.reused} trials reused from the store, "
-                  f"{outcome.ran} run now")
-        if outcome.interrupted:
-            _echo_err(f"seqbench: interrupted; {outcome.ran} trials finished now and stored in "
-                      f"{path}; run the same command again to resume")
-            sys.exit(130)
-    return outcome
+    return _cli()._execute_with_progress(
+        configs, path, jobs, executor, scheduler, " ".join(sys.argv), quiet, checkpoint_every,
+        trial_timeout, _registry(), kind="sweep configuration")
 
 
 def _print_sweep(configs, outcome, fmt: str) -> None:
