@@ -6,7 +6,6 @@ import numpy as np
 
 from seqbench.blocks import SequenceBlock
 from seqbench.contracts import Learner, TaskSpec
-from seqbench.lanes import pack
 from seqbench.params import Param
 
 from .construction import ErrorPlateau, stage_index
@@ -158,6 +157,8 @@ class LSTM97(Learner):
     @staticmethod
     def _run_lanes(learners: list[LSTM97], blocks: list[SequenceBlock], mode: int,
                    alpha: float | None = None) -> list[np.ndarray]:
+        from seqbench.lanes import pack
+
         from .kernel import run_lanes
 
         first = learners[0]
