@@ -234,11 +234,21 @@ def test_a_worker_runs_its_trial_with_one_blas_and_one_numba_thread(registry):
 
     from seqbench.runner import _run_in_worker
 
+    import os
+
+    from seqbench.runner import WORKER_THREAD_ENV
+
     registry.learners["thread-counter"] = ThreadCounter
     before = numba.get_num_threads()
+    env = {k: os.environ.get(k) for k in WORKER_THREAD_ENV}
     try:
         result = _run_in_worker(_spec(registry, "reber", "thread-counter", 10))
-    finally:
+    finally:  # a worker's settings must not leak into this process (numba re-reads them)
         registry.learners.pop("thread-counter")
         numba.set_num_threads(before)
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     assert result.diagnostics == {"blas_threads": 1, "numba_threads": 1}, result.error
