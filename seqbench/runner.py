@@ -441,6 +441,11 @@ def execute(
         if on_result:
             on_result(spec, results[spec.key], ran, total)
 
+    for lanes, group in _batched(todo, registry)[1]:
+        spec = group[0]
+        (on_note or _warn)(
+            f"{spec.learner}@{spec.preset or '-'}: {len(group)} trials run as SIMD lanes, up to "
+            f"{lanes} at a time (results as if each ran alone)")
     try:
         for spec, result in _results(todo, jobs, executor, scheduler, registry, limits):
             record(spec, result)
