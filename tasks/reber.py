@@ -95,22 +95,76 @@ def is_embedded_reber(string: str) -> bool:
 
 
 def draw_sets(rng: np.random.Generator, n_train: int, n_test: int, distinct: bool):
-    """Training and test strings (with legal sets); no test string occurs in the training set."""
+    """Training and test strings (with legal sets); no test string occurs in the training set.
+
+    The same strings as drawing each with :func:`embedded_reber_string`, in the same order and
+    from the same random numbers (a fair coin per choice: ``rng.integers(2)``), but generated in
+    numba from coins drawn in bulk (one ``rng.integers(2, size=n)`` call gives the same coins as
+    ``n`` single calls)."""
+    strings = _StringSource(rng)
     train, seen = [], set()
     while len(train) < n_train:
-        s, legal = embedded_reber_string(rng)
+        s = strings.next()
         if distinct and s in seen:
             continue
         seen.add(s)
-        train.append((s, legal))
+        train.append(s)
     test, test_seen = [], set()
     while len(test) < n_test:
-        s, legal = embedded_reber_string(rng)
+        s = strings.next()
         if s in seen or (distinct and s in test_seen):
             continue
         test_seen.add(s)
-        test.append((s, legal))
-    return train, test
+        test.append(s)
+    return [_with_legal(s) for s in train], [_with_legal(s) for s in test]
+
+
+#: coins drawn per refill of a string source (about 9 per string)
+_COINS = 4096
+#: the graph as arrays: for each state, its two (symbol, next state) edges (one for 0 and 6)
+_EDGE_SYMBOL = np.array([[INDEX[e[0]] for e in (v * 2)[:2]] for _, v in
+                         sorted(REBER_EDGES.items())], np.int64)
+_EDGE_NEXT = np.array([[-1 if e[1] is None else e[1] for e in (v * 2)[:2]] for _, v in
+                       sorted(REBER_EDGES.items())], np.int64)
+_BRANCHES = np.array([len(v) for _, v in sorted(REBER_EDGES.items())], np.int64)
+_LEGAL_AFTER = {state: frozenset(sym for sym, _ in REBER_EDGES[state]) for state in REBER_EDGES}
+
+
+class _StringSource:
+    """Embedded Reber strings one after the other from ``rng``'s coins (see :func:`draw_sets`)."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.coins = np.zeros(0, np.int64)
+        self.pos = 0
+        self.out = np.zeros(256, np.int64)
+
+    def next(self) -> str:
+        from .reber_walk import walk_embedded
+
+        while True:
+            n = walk_embedded(self.coins, self.pos, _EDGE_SYMBOL, _EDGE_NEXT, _BRANCHES,
+                              self.out)
+            if n > 0:
+                break
+            # out of coins mid-string: append more (the same stream) and walk it again
+            more = self.rng.integers(2, size=_COINS)
+            self.coins = np.concatenate([self.coins[self.pos:], more])
+            self.pos = 0
+        used = int(self.out[n])
+        self.pos += used
+        return "".join(SYMBOLS[i] for i in self.out[:n])
+
+
+def _with_legal(string: str) -> tuple[str, list]:
+    """A string of the grammar with the legal-successor set of each of its symbols, as
+    :func:`embedded_reber_string` gives them."""
+    c, inner = string[1], string[2:-2]
+    legal, state = [], 0
+    for symbol in inner:
+        state = dict(REBER_EDGES[state])[symbol]
+        legal.append(_LEGAL_AFTER[state] if state is not None else frozenset(c))
+    return string, [frozenset("TP"), frozenset("B"), *legal, frozenset("E"), None]
 
 
 def encode(strings, coding: str) -> SequenceBlock:
@@ -120,25 +174,45 @@ def encode(strings, coding: str) -> SequenceBlock:
     output units of the legal next symbols.
     """
     n, T, K = len(strings), max(len(s) for s, _ in strings) - 1, len(SYMBOLS)
-    x = np.zeros((n, T, K))
+    lengths = np.array([len(s) - 1 for s, _ in strings], np.int64)
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    rows, steps = np.nonzero(mask)  # every real step, string by string
+    codes = np.frombuffer("".join(s for s, _ in strings).encode(), np.uint8)
+    index = _SYMBOL_CODE[codes]  # every symbol of every string, end to end
+    starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
+    at = starts[rows] + steps  # position of step t's input symbol in ``index``
     symbols = np.full((n, T), -1, np.int64)
-    y = np.zeros((n, T, K))
+    symbols[rows, steps] = index[at]
+    x = np.zeros((n, T, K))
+    x[rows, steps, index[at]] = 1.0
     legal = np.zeros((n, T, K), bool)
-    mask = np.zeros((n, T), bool)
-    lengths = np.zeros(n, np.int64)
-    for i, (s, sets) in enumerate(strings):
-        lengths[i] = len(s) - 1
-        for t in range(len(s) - 1):
-            x[i, t, INDEX[s[t]]] = 1.0
-            symbols[i, t] = INDEX[s[t]]
-            for sym in sets[t]:
-                legal[i, t, INDEX[sym]] = True
-            if coding == "next":
-                y[i, t, INDEX[s[t + 1]]] = 1.0
-            mask[i, t] = True
-    if coding == "legal":
+    legal[rows, steps] = _legal_rows([sets[:-1] for _, sets in strings])
+    y = np.zeros((n, T, K))
+    if coding == "next":
+        y[rows, steps, index[at + 1]] = 1.0
+    else:
         y[:] = legal
     return SequenceBlock(x, y, mask, lengths, {"legal": legal}, input_symbols=symbols)
+
+
+#: symbol index by ASCII code
+_SYMBOL_CODE = np.zeros(128, np.int64)
+for _i, _s in enumerate(SYMBOLS):
+    _SYMBOL_CODE[ord(_s)] = _i
+_LEGAL_ROW: dict[frozenset, np.ndarray] = {}
+
+
+def _legal_rows(set_lists) -> np.ndarray:
+    """One boolean row over the output units per legal set, string after string."""
+    out = []
+    for sets in set_lists:
+        for legal in sets:
+            row = _LEGAL_ROW.get(legal)
+            if row is None:
+                row = _LEGAL_ROW[legal] = np.isin(np.arange(len(SYMBOLS)),
+                                                  [INDEX[sym] for sym in legal])
+            out.append(row)
+    return np.array(out, bool).reshape(-1, len(SYMBOLS))
 
 
 def predictions_correct(block: SequenceBlock, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -117,3 +117,32 @@ def test_training_blocks_draw_from_the_training_set():
     padded = np.zeros((50, width, 7))
     padded[:, : block.inputs.shape[1]] = block.inputs
     assert all(r.tobytes() in rows for r in padded.reshape(50, -1))
+
+
+def _draw_sets_one_string_at_a_time(rng, n_train, n_test, distinct):
+    """The sets as drawn string by string with the readable generator (one coin per call)."""
+    train, seen = [], set()
+    while len(train) < n_train:
+        s, legal = embedded_reber_string(rng)
+        if distinct and s in seen:
+            continue
+        seen.add(s)
+        train.append((s, legal))
+    test, test_seen = [], set()
+    while len(test) < n_test:
+        s, legal = embedded_reber_string(rng)
+        if s in seen or (distinct and s in test_seen):
+            continue
+        test_seen.add(s)
+        test.append((s, legal))
+    return train, test
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_bulk_coins_give_the_strings_of_one_coin_at_a_time(distinct):
+    """draw_sets walks the graph in numba on coins drawn in bulk; it must give exactly the
+    strings and legal sets of the string-by-string generator, from the same seeds."""
+    for seed in range(12):
+        expected = _draw_sets_one_string_at_a_time(np.random.default_rng(seed), 256, 256,
+                                                   distinct)
+        assert draw_sets(np.random.default_rng(seed), 256, 256, distinct) == expected, seed
