@@ -253,15 +253,18 @@ def task_streams_for(spec: TrialSpec, task) -> TaskStreams:
 
 
 def _start(spec: TrialSpec, task, learner, result: TrialResult):
-    """Start the task's run, build and compile the learner (compile time measured apart)."""
-    run = task.start(task_streams_for(spec, task))
+    """Build and compile the learner (compile time measured apart), start the task's run.
+
+    Compiling first keeps one-time costs (numba's import and cache loading, which the task's
+    generator may also need) in the compile time rather than in the trial's wall time."""
     learner.build(task.spec(), stream(spec.seed, "init", spec.trial))
-    # a learner without resets must be judged on successive sequences in one predict call
-    run.learner_carries_state = bool(getattr(learner, "carries_state", False))
     result.n_weights = int(learner.n_weights)
     t0 = time.perf_counter()
     learner.compile()
     result.compile_s = time.perf_counter() - t0
+    run = task.start(task_streams_for(spec, task))
+    # a learner without resets must be judged on successive sequences in one predict call
+    run.learner_carries_state = bool(getattr(learner, "carries_state", False))
     return run
 
 
