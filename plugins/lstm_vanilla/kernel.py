@@ -18,14 +18,26 @@ import math
 import numpy as np
 from numba import njit
 
+from seqbench.numerics import sigmoid
+
 from ..recurrent.steps import FASTMATH
 
 FORWARD, TRAIN, ACCUMULATE = -1, 0, 2
 
 
 @njit(cache=True, inline="always")
-def _sig(a):
-    return 1.0 / (1.0 + math.exp(-a))
+def _views(vec, N, M, K):
+    """The parameter groups (W, R, b, P, G, V, v) of the flat layout ``vec``, as views."""
+    o_r = 4 * N * M
+    o_b = o_r + 4 * N * N
+    o_p = o_b + 4 * N
+    o_g = o_p + 3 * N
+    o_v = o_g + 9 * N * N
+    o_vb = o_v + K * N
+    return (vec[:o_r].reshape((4, N, M)), vec[o_r:o_b].reshape((4, N, N)),
+            vec[o_b:o_p].reshape((4, N)), vec[o_p:o_g].reshape((3, N)),
+            vec[o_g:o_v].reshape((3, 3, N, N)), vec[o_v:o_vb].reshape((K, N)),
+            vec[o_vb:o_vb + K])
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -39,30 +51,9 @@ def run_block(inputs, targets, target_mask, lengths, w, velocity, active, N, K, 
     g_lin, h_lin, fgr = flags[4] != 0, flags[5] != 0, flags[7] != 0
 
     # views into the full layout (W, R, b, P, G, V, v)
-    o_w = 0
-    o_r = o_w + 4 * N * M
-    o_b = o_r + 4 * N * N
-    o_p = o_b + 4 * N
-    o_g = o_p + 3 * N
-    o_v = o_g + 9 * N * N
-    o_vb = o_v + K * N
-    size = o_vb + K
-    Wx = w[o_w:o_r].reshape((4, N, M))
-    Rr = w[o_r:o_b].reshape((4, N, N))
-    bb = w[o_b:o_p].reshape((4, N))
-    Pp = w[o_p:o_g].reshape((3, N))
-    Gg = w[o_g:o_v].reshape((3, 3, N, N))
-    Vv = w[o_v:o_vb].reshape((K, N))
-    vb = w[o_vb:size]
-
-    g = np.zeros(size) if mode == TRAIN else grad
-    gW = g[o_w:o_r].reshape((4, N, M))
-    gR = g[o_r:o_b].reshape((4, N, N))
-    gb = g[o_b:o_p].reshape((4, N))
-    gP = g[o_p:o_g].reshape((3, N))
-    gG = g[o_g:o_v].reshape((3, 3, N, N))
-    gV = g[o_v:o_vb].reshape((K, N))
-    gv = g[o_vb:size]
+    Wx, Rr, bb, Pp, Gg, Vv, vb = _views(w, N, M, K)
+    g = np.zeros(w.shape[0]) if mode == TRAIN else grad
+    gW, gR, gb, gP, gG, gV, gv = _views(g, N, M, K)
 
     # trajectory of one sequence; row 0 is the rest state before step 0, row t+1 is step t
     Zs = np.zeros((T + 1, N))
@@ -119,15 +110,15 @@ def run_block(inputs, targets, target_mask, lengths, w, velocity, active, N, K, 
             for n in range(N):
                 c_prev = Cs[t, n]
                 z = a[0, n] if g_lin else math.tanh(a[0, n])
-                i = _sig(a[1, n] + Pp[0, n] * c_prev) if has_i else 1.0
+                i = sigmoid(a[1, n] + Pp[0, n] * c_prev) if has_i else 1.0
                 if cifg:
                     f = 1.0 - i
                 elif has_f:
-                    f = _sig(a[2, n] + Pp[1, n] * c_prev)
+                    f = sigmoid(a[2, n] + Pp[1, n] * c_prev)
                 else:
                     f = 1.0
                 c = i * z + f * c_prev
-                o = _sig(a[3, n] + Pp[2, n] * c) if has_o else 1.0
+                o = sigmoid(a[3, n] + Pp[2, n] * c) if has_o else 1.0
                 hc = c if h_lin else math.tanh(c)
                 Zs[r, n] = z
                 Is[r, n] = i
@@ -140,7 +131,7 @@ def run_block(inputs, targets, target_mask, lengths, w, velocity, active, N, K, 
                 s = vb[k]
                 for n in range(N):
                     s += Vv[k, n] * Ys[r, n]
-                outputs[q, t, k] = _sig(s)
+                outputs[q, t, k] = sigmoid(s)
         if mode == FORWARD:
             continue
         # ---- backward through all L steps ----------------------------------------------
@@ -230,5 +221,5 @@ def run_block(inputs, targets, target_mask, lengths, w, velocity, active, N, K, 
                 step = learning_rate * g[c_]
                 velocity[c_] -= step
                 w[c_] -= step
-            for k in range(size):
+            for k in range(g.shape[0]):
                 g[k] = 0.0
