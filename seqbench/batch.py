@@ -37,7 +37,6 @@ class _Lane:
     spec: TrialSpec
     trial: StreamTrial | None
     result: TrialResult
-    started: float
     #: this lane's share of the batch's wall time so far (over every session of the trial):
     #: a batch call's time is shared among its lanes
     wall: float = 0.0
@@ -72,7 +71,7 @@ def _open(spec: TrialSpec, registry, saved: dict | None, limits: dict[str, Any])
     cancel = limits.get("cancel_event")
     ckpt = Checkpoints(spec, limits.get("checkpoint_dir"), limits.get("checkpoint_every", 0.0),
                        limits.get("timeout"), DaskCancel(cancel) if cancel else None)
-    lane = _Lane(spec, None, result, t0)
+    lane = _Lane(spec, None, result)
     try:
         task = registry.task(spec.task)(**spec.task_params)
         if saved is None:

@@ -41,10 +41,6 @@ class Lanes:
     last: np.ndarray
     steps: np.ndarray
 
-    @property
-    def n_lanes(self) -> int:
-        return int(self.targets.shape[2])
-
     def outputs(self) -> np.ndarray:
         """A zeroed ``(S, n_out, L)`` array for the kernel's outputs."""
         return np.zeros(self.targets.shape)

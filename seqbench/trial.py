@@ -301,6 +301,7 @@ class StreamTrial:
         self.block_cap = min(BLOCK_SEQUENCES,
                              getattr(run, "max_block_sequences", None) or BLOCK_SEQUENCES)
         self.done = False
+        self.diverged = False
         self._block = None
         self._before = None
 
@@ -340,7 +341,7 @@ class StreamTrial:
         if not (_outputs_finite(block, outputs) and self.learner.is_finite()):
             result.sequences = self.seen + n
             result.status, result.stop_reason = "diverged", "non-finite outputs or weights"
-            self.done, self._diverged = True, True
+            self.done = self.diverged = True
             return
         correct, error = self.run.judge(block, outputs)
         self.curve.append((self.seen + n, float(np.mean(error)), float(np.mean(correct))))
@@ -369,7 +370,7 @@ class StreamTrial:
         ended (a rolled-back copy after a success inside a block)."""
         result = self.result
         result.curve = _downsample(self.curve)
-        if getattr(self, "_diverged", False):
+        if self.diverged:
             return self.learner
         result.sequences = self.seen
         fired = getattr(self.criterion, "fired", None) or self.criterion

@@ -106,8 +106,6 @@ class LSTM97(Learner):
             self._index = stage_index(self.full_layout, self.layout)
             self.wh = self._full_wh[np.ix_(*self._index[:2])]
             self.wo = np.ascontiguousarray(self._full_wo[:, self._index[2]])
-        self._dwh = np.zeros_like(self.wh)
-        self._dwo = np.zeros_like(self.wo)
 
     @property
     def growing(self) -> bool:
