@@ -84,6 +84,9 @@ class TaskRun:
     #: order, instead of relying on per-sequence resets (lag-2a does; a run may make this a
     #: property to adapt its criterion)
     learner_carries_state: bool = False
+    #: ``blocks``, or ``continual``: one endless stream run by seqbench.continual (whose
+    #: docstring lists what such a run offers); the task's Task class declares it too
+    protocol: str = "blocks"
 
     def training_block(self, n: int) -> SequenceBlock:
         """The next ``n`` training sequences, in presentation order.
@@ -233,6 +236,33 @@ class Learner:
         """False once any weight has become NaN or infinite (the trial is then ``diverged``)."""
         return True
 
+    # -- continual streams (tasks without sequence boundaries, e.g. continual-reber) ----------
+    #: whether the learner can run a continual task through :meth:`start_stream`,
+    #: :meth:`train_steps` and :meth:`test_steps`; the harness refuses other pairings before
+    #: any trial runs
+    continual: ClassVar[bool] = False
+
+    def start_stream(self, training: bool) -> None:
+        """Begin a new stream: reset the network's activations and states (and, when
+        ``training``, whatever per-stream schedule the learner has, such as a learning rate
+        reset to its initial value)."""
+        raise NotImplementedError
+
+    def train_steps(self, block: SequenceBlock, rule: StepRule, resets: bool) -> tuple[int, bool]:
+        """Continue the current stream through ``block``, learning on-line at every step, and
+        stop after the first step that ``rule`` calls wrong (that step's weight change is made).
+
+        The block's sequences are consecutive pieces of one stream: with ``resets`` the network
+        is reset at the start of each (external resets at known boundaries), without them state
+        flows on from sequence to sequence and from the previous call. Returns the steps
+        consumed (up to and including the wrong one) and whether a wrong step ended the call.
+        """
+        raise NotImplementedError
+
+    def test_steps(self, block: SequenceBlock, rule: StepRule, resets: bool) -> tuple[int, bool]:
+        """As :meth:`train_steps` with the weights frozen."""
+        raise NotImplementedError
+
     def diagnostics(self) -> dict[str, float]:
         """The learner's own measurements of the trial so far, by name (numbers only).
 
@@ -240,6 +270,22 @@ class Learner:
         sequence at which sequential construction added a block, RCC's installed units.
         """
         return {}
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """When a prediction in a continual stream counts as wrong: at a step with targets, some
+    output's error ``|target - y|`` (its square when ``squared``) is not below ``tolerance``."""
+
+    tolerance: float
+    squared: bool = False
+
+    def wrong(self, targets: np.ndarray, outputs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Per step (the leading axes of ``outputs``): whether the prediction is wrong."""
+        err = np.abs(targets - outputs)
+        if self.squared:
+            err = err * err
+        return (~(err < self.tolerance)).any(axis=-1) & mask  # NaN counts as wrong
 
 
 @dataclass(frozen=True)

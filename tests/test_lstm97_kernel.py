@@ -8,10 +8,8 @@ import pytest
 from seqbench.blocks import SequenceBlock
 from seqbench.contracts import TaskSpec
 from seqbench_learners.lstm97 import reference as ref
-from seqbench.lanes import pack
-from seqbench_learners.lstm97.kernel import run_lanes
-from seqbench_learners.lstm97.learner import LSTM97
-from seqbench_learners.lstm97.network import SQUASH, build_layout, initial_weights
+from seqbench_learners.lstm97.learner import LSTM97, run_kernel
+from seqbench_learners.lstm97.network import build_layout, initial_weights
 
 ARCHITECTURES = [
     # blocks, block size, output gate, connectivity, bias, g, h
@@ -48,21 +46,19 @@ def _random_problem(rng, arch, n_in=3, n_out=2, T=7, inputs="dense"):
     return layout, wh, wo, x, target, has_target
 
 
-def _kernel(layout, wh, wo, x, target, has_target, g, h, alpha, mode, symbols=False):
+def _kernel(layout, wh, wo, x, target, has_target, g, h, alpha, mode, symbols=False,
+            wp=None, **options):
     """Run the kernel on one sequence (a batch of one lane); ``symbols``: also hand it the
-    one-hot indices."""
+    one-hot indices; ``wp``: peephole weights; ``options``: the learner's other options."""
     block = SequenceBlock(x[None], target[None], has_target[None], np.array([len(x)]),
                           input_symbols=x.argmax(axis=1)[None] if symbols else None)
-    lanes = pack([block])
+    params = {"g": g, "h": h, "peepholes": wp is not None,
+              "forget_gate": layout.has_forget_gates, **options}
     wh, wo = wh[..., None].copy(), wo[..., None].copy()
-    dwh, dwo = np.zeros_like(wh), np.zeros_like(wo)
-    out = lanes.outputs()
-    run_lanes(lanes.x, lanes.sym, lanes.xval, lanes.targets, lanes.target_mask, lanes.first,
-              lanes.last, wh, wo, layout.h_lo, layout.h_hi, layout.o_lo, layout.o_hi,
-              layout.in_gate, layout.out_gate, layout.cell_unit, layout.cell_block, SQUASH[g],
-              SQUASH[h], alpha, mode, dwh, dwo, out, (0.0,))
-    return (lanes.unpack(out, [block])[0][0], wh[..., 0], wo[..., 0], dwh[..., 0],
-            dwo[..., 0])
+    wp = (np.zeros((3, layout.n_cells)) if wp is None else wp)[..., None].copy()
+    out, dwh, dwo, dwp = run_kernel(layout, params, [block], wh, wo, wp, np.array([alpha]), mode)
+    found = (out[0][0], wh[..., 0], wo[..., 0], dwh[..., 0], dwo[..., 0])
+    return found + (dwp[..., 0], wp[..., 0]) if params["peepholes"] else found
 
 
 @pytest.mark.parametrize("inputs", INPUT_KINDS)

@@ -39,6 +39,7 @@ from seqbench import simd as V
 from seqbench.numerics import sigmoid
 
 LOGISTIC, SYM1, SYM2, IDENTITY = 0, 1, 2, 3
+PEEP_IN, PEEP_FORGET, PEEP_OUT = 0, 1, 2  # rows of the peephole weights (network.py)
 STEP, SEQUENCE, ACCUMULATE, FORWARD = 0, 1, 2, -1
 
 
@@ -167,23 +168,72 @@ def _logistic(x, i, y, j, proto):
         y[j, l] = sigmoid(x[i, l])
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _scale_row(target, row, factor, lo, hi, proto):
+    """target[row, v] *= factor over v in [lo, hi), every lane (``factor`` a lane vector)."""
+    L = len(proto)
+    base = row * target.shape[1]
+    for v in range(lo, hi):
+        o = (base + v) * L
+        V.store(target, o, V.mul(factor, V.load(target, o, proto)))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _add_scaled(target, o, e, value, live, every_lane, proto):
+    """target[o:o+L] += e·value (lane vectors), for the lanes of ``live`` only unless
+    ``every_lane``."""
+    t = V.load(target, o, proto)
+    new = V.add(t, V.mul(e, value))
+    V.store(target, o, new if every_lane else V.select(live, new, t))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _wrong(targets, outputs, s, l, n_out, tolerance, squared):
+    """Whether some output's error at step ``s`` of lane ``l`` is not below ``tolerance``."""
+    for k in range(n_out):
+        e = abs(targets[s, k, l] - outputs[s, k, l])
+        if squared:
+            e = e * e
+        if not e < tolerance:  # NaN counts as wrong
+            return True
+    return False
+
+
 @njit(cache=True, error_model="numpy")
 def run_lanes(
     x, sym, xval, targets, target_mask, first, last,
-    wh, wo, h_lo, h_hi, o_lo, o_hi,
-    in_gate, out_gate, cell_unit, cell_block,
-    g_code, h_code, alpha, mode,
-    dwh, dwo, outputs, proto,
+    wh, wo, wp, h_lo, h_hi, o_lo, o_hi,
+    in_gate, out_gate, forget_gate, cell_unit, cell_block,
+    g_code, h_code, peephole, state_decay, reset_activation,
+    alphas, alpha_decay, mode,
+    src, state, tr_cell, tr_gate, tr_forget, tr_pin, tr_pf,
+    stop_tolerance, stop_squared, stopped_at,
+    dwh, dwo, dwp, outputs, proto,
 ):
     """Run (and, unless ``mode`` is -1, train on) every lane's stream of time steps.
 
     Per step ``s`` and lane ``l``: ``x[s, :, l]`` dense inputs (or an empty ``x`` and the one-hot
     ``sym[s, l]``, ``xval[s, l]``), ``targets[s, :, l]``, ``target_mask[s, l]`` (False also on
     a lane's idle steps), ``first``/``last`` marking its sequence starts and ends. Weights
-    ``wh[u, v, l]``, ``wo[k, v, l]`` are the lanes' own. Writes each step's outputs (computed
-    before that step's weight change) to ``outputs[s, :, l]``. ``proto`` is any tuple of
-    ``L`` floats: its length, the lane count, is part of the compiled kernel's type. Every array
-    with a lane axis is C-contiguous.
+    ``wh[u, v, l]``, ``wo[k, v, l]`` and the peephole weights ``wp[gate, c, l]`` are the lanes'
+    own. Writes each step's outputs (computed before that step's weight change) to
+    ``outputs[s, :, l]``. ``proto`` is any tuple of ``L`` floats: its length, the lane count, is
+    part of the compiled kernel's type. Every array with a lane axis is C-contiguous.
+
+    Later LSTMs (docs/learners.md §2.9): a block whose ``forget_gate`` index is not -1 scales its
+    states (and their traces) by the forget gate's activation each step; ``state_decay`` != 1
+    scales them by that constant instead; ``peephole`` adds each cell's state to its block's
+    gates (previous state to the input and forget gates, the updated state to the output gate).
+
+    Carried state: ``src`` (previous hidden activations, inputs, bias), ``state`` and the traces
+    are the caller's, so a stream can go on across calls; a lane's ``first`` step resets them
+    (activations to ``reset_activation``). ``alphas`` holds each lane's learning rate, multiplied
+    by ``alpha_decay`` after every step and written back at the end.
+
+    Stopping: with ``stop_tolerance`` >= 0 a lane stops after the first step with targets where
+    some output's error (squared when ``stop_squared``) is not below the tolerance; that step is
+    still learned from, it is recorded in ``stopped_at[l]`` (else -1), and the lane does nothing
+    more in this call. The call ends once every lane has stopped.
     """
     L = len(proto)
     n_steps = targets.shape[0]
@@ -195,42 +245,51 @@ def run_lanes(
     n_osrc = wo.shape[1]
     n_in = n_src - n_hid - 1
     learn = mode >= 0
+    forget = n_blocks > 0 and forget_gate[0] >= 0
+    decay = state_decay != 1.0
+    scaled = forget or decay
+    stopping = stop_tolerance >= 0.0
 
-    # sources of gates and cells: hidden layer of t-1, then inputs, then the bias; sources of the
-    # outputs: inputs, then the cells of this step, then the bias. Input slots are never read:
-    # inputs come from ``x`` or ``sym``.
-    src = np.zeros((n_src, L))
+    # sources of gates and cells (``src``): hidden layer of t-1, then inputs, then the bias;
+    # sources of the outputs: inputs, then the cells of this step, then the bias. Input slots are
+    # never read: inputs come from ``x`` or ``sym``.
     osrc = np.zeros((n_osrc, L))
     src[n_src - 1] = 1.0
     osrc[n_osrc - 1] = 1.0
     net = np.zeros((n_hid, L))
     y_in = np.zeros((n_blocks, L))
     y_out = np.ones((n_blocks, L))
-    state = np.zeros((n_cells, L))
+    y_forget = np.ones((n_blocks, L))
+    state_prev = np.zeros((n_cells, L))
     hs = np.zeros((n_cells, L))
     hs_prime = np.zeros((n_cells, L))
     g = np.zeros((n_cells, L))
     g_prime = np.zeros((n_cells, L))
-    tr_cell = np.zeros((n_cells, n_src, L))  # d s_c / d w_{c,u}
-    tr_gate = np.zeros((n_cells, n_src, L))  # d s_c / d w_{in_j,u}
     net_out = np.zeros((n_out, L))
     y = np.zeros((n_out, L))
     err_out = np.zeros((n_out, L))
     err_state = np.zeros((n_cells, L))
     err_ogate = np.zeros((n_blocks, L))
     gathered = np.zeros(L)
+    dead = np.zeros(L, np.bool_)
+    live_now = np.zeros(L, np.bool_)
     zero = V.splat(0.0, proto)
     one = V.splat(1.0, proto)
-    a = V.splat(alpha, proto)
+    d = V.splat(state_decay, proto)
+    a = V.load(alphas, 0, proto)
+    ad = V.splat(alpha_decay, proto)
     upd_h = dwh if mode != STEP else wh
     upd_o = dwo if mode != STEP else wo
+    upd_p = dwp if mode != STEP else wp
+    for l in range(L):
+        stopped_at[l] = -1
 
     for s in range(n_steps):
         # a lane starting a sequence resets its activations, states and traces
         for l in range(L):
             if first[s, l]:
                 for v in range(n_hid):
-                    src[v, l] = 0.0
+                    src[v, l] = reset_activation
                 for c in range(n_cells):
                     state[c, l] = 0.0
                 if learn:
@@ -238,27 +297,86 @@ def run_lanes(
                         for v in range(n_src):
                             tr_cell[c, v, l] = 0.0
                             tr_gate[c, v, l] = 0.0
+                        if forget:
+                            for v in range(n_src):
+                                tr_forget[c, v, l] = 0.0
+                        if peephole:
+                            for c2 in range(n_cells):
+                                tr_pin[c, c2, l] = 0.0
+                                tr_pf[c, c2, l] = 0.0
         # gates and cells from the current input and the previous hidden layer
         for u in range(n_hid):
             V.store(net, u * L, _dot(wh, u, h_lo[u], h_hi[u], src, n_hid, n_in, x, sym, xval, s,
                                      gathered, proto))
+        if peephole:  # input and forget gates see the states of the previous step
+            for c in range(n_cells):
+                j = cell_block[c]
+                sc = V.load(state, c * L, proto)
+                o = in_gate[j] * L
+                V.store(net, o, V.add(V.load(net, o, proto),
+                                      V.mul(V.load(wp, (PEEP_IN * n_cells + c) * L, proto), sc)))
+                if forget:
+                    o = forget_gate[j] * L
+                    V.store(net, o, V.add(V.load(net, o, proto), V.mul(
+                        V.load(wp, (PEEP_FORGET * n_cells + c) * L, proto), sc)))
         for j in range(n_blocks):
             _logistic(net, in_gate[j], y_in, j, proto)
-            if out_gate[j] >= 0:
+            if forget:
+                _logistic(net, forget_gate[j], y_forget, j, proto)
+            if out_gate[j] >= 0 and not peephole:
                 _logistic(net, out_gate[j], y_out, j, proto)
         for c in range(n_cells):
             _squash(g_code, net, cell_unit[c], g, g_prime, c, proto)
+        if forget or peephole:
+            for c in range(n_cells):
+                V.store(state_prev, c * L, V.load(state, c * L, proto))
         for c in range(n_cells):
             j, cu = cell_block[c], cell_unit[c]
             yi = V.load(y_in, j * L, proto)
             gc = V.load(g, c * L, proto)
-            V.store(state, c * L, V.add(V.load(state, c * L, proto), V.mul(yi, gc)))
+            phi = V.load(y_forget, j * L, proto) if forget else d
+            kept = V.load(state, c * L, proto)
+            if scaled:
+                kept = V.mul(phi, kept)
+            V.store(state, c * L, V.add(kept, V.mul(yi, gc)))
             if learn:
                 gu = in_gate[j]
+                if scaled:
+                    _scale_row(tr_cell, c, phi, h_lo[cu], h_hi[cu], proto)
+                    _scale_row(tr_gate, c, phi, h_lo[gu], h_hi[gu], proto)
                 _add_sources(tr_cell, c, V.mul(V.load(g_prime, c * L, proto), yi),
                              h_lo[cu], h_hi[cu], src, n_hid, n_in, x, sym, xval, s, proto)
-                _add_sources(tr_gate, c, V.mul(V.mul(gc, yi), V.sub(one, yi)),
+                gate_part = V.mul(V.mul(gc, yi), V.sub(one, yi))
+                _add_sources(tr_gate, c, gate_part,
                              h_lo[gu], h_hi[gu], src, n_hid, n_in, x, sym, xval, s, proto)
+                if forget:
+                    fu = forget_gate[j]
+                    forget_part = V.mul(V.mul(V.load(state_prev, c * L, proto), phi),
+                                        V.sub(one, phi))
+                    _scale_row(tr_forget, c, phi, h_lo[fu], h_hi[fu], proto)
+                    _add_sources(tr_forget, c, forget_part,
+                                 h_lo[fu], h_hi[fu], src, n_hid, n_in, x, sym, xval, s, proto)
+                if peephole:
+                    for c2 in range(n_cells):
+                        if cell_block[c2] == j:
+                            s2 = V.load(state_prev, c2 * L, proto)
+                            o = (c * n_cells + c2) * L
+                            V.store(tr_pin, o, V.add(V.mul(phi, V.load(tr_pin, o, proto)),
+                                                     V.mul(gate_part, s2)))
+                            if forget:
+                                V.store(tr_pf, o, V.add(V.mul(phi, V.load(tr_pf, o, proto)),
+                                                        V.mul(forget_part, s2)))
+        if peephole:  # the output gate sees the updated states
+            for c in range(n_cells):
+                j = cell_block[c]
+                if out_gate[j] >= 0:
+                    o = out_gate[j] * L
+                    V.store(net, o, V.add(V.load(net, o, proto), V.mul(
+                        V.load(wp, (PEEP_OUT * n_cells + c) * L, proto),
+                        V.load(state, c * L, proto))))
+            for j in range(n_blocks):
+                if out_gate[j] >= 0:
+                    _logistic(net, out_gate[j], y_out, j, proto)
         for c in range(n_cells):
             _squash(h_code, state, c, hs, hs_prime, c, proto)
             V.store(osrc, (n_in + c) * L, V.mul(V.load(y_out, cell_block[c] * L, proto),
@@ -275,10 +393,16 @@ def run_lanes(
                                           V.sub(V.load(targets, (s * n_out + k) * L, proto), yk)))
 
         n_live = 0
-        for l in range(L):
-            n_live += target_mask[s, l]
+        if stopping:  # lanes that stopped earlier in this call take no part
+            for l in range(L):
+                live_now[l] = target_mask[s, l] and not dead[l]
+                n_live += live_now[l]
+        else:
+            for l in range(L):
+                n_live += target_mask[s, l]
         if learn and n_live > 0:
-            live = V.load_mask(target_mask, s * L, proto)
+            live = (V.load_mask(live_now, 0, proto) if stopping
+                    else V.load_mask(target_mask, s * L, proto))
             every_lane = n_live == L  # the common case: no lane needs masking
             # errors, all from the weights before this step's change (eqs. 19, 21, 23)
             for j in range(n_blocks):
@@ -315,17 +439,40 @@ def run_lanes(
                     else:
                         _add_sources_where(upd_h, u, e, live, h_lo[u], h_hi[u], src, n_hid,
                                            n_in, x, sym, xval, s, proto)
+                    if peephole:
+                        for c in range(n_cells):
+                            if cell_block[c] == j:
+                                _add_scaled(upd_p, (PEEP_OUT * n_cells + c) * L, e,
+                                            V.load(state, c * L, proto), live, every_lane, proto)
             for c in range(n_cells):
                 e = V.mul(a, V.load(err_state, c * L, proto))
+                j = cell_block[c]
                 u = cell_unit[c]
                 _add_traced(upd_h, u, e, live, every_lane, tr_cell, c, h_lo[u], h_hi[u], proto)
-                u = in_gate[cell_block[c]]
+                u = in_gate[j]
                 _add_traced(upd_h, u, e, live, every_lane, tr_gate, c, h_lo[u], h_hi[u], proto)
+                if forget:
+                    u = forget_gate[j]
+                    _add_traced(upd_h, u, e, live, every_lane, tr_forget, c, h_lo[u], h_hi[u],
+                                proto)
+                if peephole:
+                    for c2 in range(n_cells):
+                        if cell_block[c2] == j:
+                            o = (c * n_cells + c2) * L
+                            _add_scaled(upd_p, (PEEP_IN * n_cells + c2) * L, e,
+                                        V.load(tr_pin, o, proto), live, every_lane, proto)
+                            if forget:
+                                _add_scaled(upd_p, (PEEP_FORGET * n_cells + c2) * L, e,
+                                            V.load(tr_pf, o, proto), live, every_lane, proto)
+        if learn and alpha_decay != 1.0:
+            a = V.mul(a, ad)
         # the hidden layer of this step becomes the source of the next one
         for j in range(n_blocks):
             V.store(src, in_gate[j] * L, V.load(y_in, j * L, proto))
             if out_gate[j] >= 0:
                 V.store(src, out_gate[j] * L, V.load(y_out, j * L, proto))
+            if forget:
+                V.store(src, forget_gate[j] * L, V.load(y_forget, j * L, proto))
         for c in range(n_cells):
             V.store(src, cell_unit[c] * L, V.load(osrc, (n_in + c) * L, proto))
         if mode == SEQUENCE:
@@ -339,3 +486,20 @@ def run_lanes(
                         for v in range(n_osrc):
                             wo[k, v, l] += dwo[k, v, l]
                             dwo[k, v, l] = 0.0
+                    if peephole:
+                        for r in range(3):
+                            for c in range(n_cells):
+                                wp[r, c, l] += dwp[r, c, l]
+                                dwp[r, c, l] = 0.0
+        if stopping:
+            n_dead = 0
+            for l in range(L):
+                if live_now[l] and _wrong(targets, outputs, s, l, n_out, stop_tolerance,
+                                          stop_squared):
+                    stopped_at[l] = s
+                    dead[l] = True
+                n_dead += dead[l]
+            if n_dead == L:
+                break
+    V.store(alphas, 0, a)
+

@@ -5,15 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from seqbench.blocks import SequenceBlock
-from seqbench.contracts import Learner, TaskSpec
-from seqbench.params import Param
+from seqbench.contracts import Learner, StepRule, TaskSpec
+from seqbench.errors import ParamError
+from seqbench.params import Param, neutral
 
 from .construction import ErrorPlateau, stage_index
-from .network import BIAS_CHOICES, SQUASH, Layout, build_layout, initial_weights
+from .network import (BIAS_CHOICES, RECURRENCE_CHOICES, SQUASH, Layout, build_layout,
+                      initial_peepholes, initial_weights, peephole_mask)
 
 UPDATE_MODES = {"step": 0, "sequence": 1}
 STEP, SEQUENCE, ACCUMULATE, FORWARD = 0, 1, 2, -1
 _NO_DELTAS = np.zeros((0, 0, 1))
+_NO_STOP = StepRule(-1.0)
 #: the lane counts of the kernel calls a batch is cut into (largest first)
 LANE_COUNTS = (16, 8, 4, 2, 1)
 
@@ -59,6 +62,35 @@ class LSTM97(Learner):
         "grow_tolerance": Param(0.01, "sequential construction: a block is added when a window's "
                                 "mean error is not below (1 - tolerance) x the best window since "
                                 "the last addition", "float", low=0.0, high=1.0),
+        "grown_block_outgoing": neutral("drawn", "sequential construction: the weights leaving "
+                                        "an added block start as drawn at the start (drawn) or "
+                                        "at zero, so the net's outputs do not change when it "
+                                        "is added (zero)", "str", choices=("drawn", "zero")),
+        # later LSTMs (Gers et al. 2000, Gers & Schmidhuber 2000; docs/learners.md §2.9) and the
+        # conventions of the authors' later simulator (the Table 1 audit); neutral: each leaves
+        # the 1997 net, its draws and its trials' resume keys as they were
+        "forget_gate": neutral(False, "a forget gate per block scales the cells' states each "
+                               "step (Gers et al. 2000)", "bool"),
+        "forget_gate_bias": neutral((), "initial forget-gate bias per block (Gers 2000: "
+                                    "0.5,1,1.5,2); empty: random", "floats"),
+        "peepholes": neutral(False, "each cell's state feeds its block's gates (input and "
+                             "forget: the previous state; output: the updated one)", "bool"),
+        "recurrence": neutral("all", "connectivity F: gates and cells read every hidden unit "
+                              "of the previous step (all), or only the cells (cells, Gers 2000)",
+                              "str", choices=RECURRENCE_CHOICES),
+        "output_shortcuts": neutral(False, "outputs also read the inputs (Gers 2000)", "bool"),
+        "state_decay": neutral(1.0, "every state is multiplied by this factor each step before "
+                               "the new input is added (Gers 2000's 'state decay' baseline)",
+                               "float", low=0.0, high=1.0),
+        "learning_rate_decay": neutral(1.0, "the learning rate is multiplied by this factor "
+                                       "after every step; it starts again from learning_rate "
+                                       "at each training stream of a continual task",
+                                       "float", low=0.0, high=1.0),
+        "reset_activation": neutral(0.0, "activation of gates and cells after a reset (the "
+                                    "authors' later simulator: 0.5); states reset to 0",
+                                    "float", low=-1e3, high=1e3),
+        "bias_offsets": neutral(False, "given gate biases are added to the bias weight's random "
+                                "draw instead of replacing it (the later simulator)", "bool"),
     }
 
     #: the final network (all blocks)
@@ -70,17 +102,36 @@ class LSTM97(Learner):
     #: sequential construction: training sequences seen when each block was added
     grown_at: list[int]
 
+    def _layout(self, blocks: int) -> Layout:
+        p, spec = self.params, self._spec
+        return build_layout(spec.n_inputs, spec.n_outputs, blocks, p["block_size"],
+                            p["output_gate"], p["connectivity"], p["bias"],
+                            forget_gate=p.get("forget_gate", False),
+                            recurrence=p.get("recurrence", "all"),
+                            output_shortcuts=p.get("output_shortcuts", False))
+
     def build(self, spec: TaskSpec, rng: np.random.Generator) -> None:
         p = self.params
         self._spec = spec
-        self.full_layout = build_layout(
-            spec.n_inputs, spec.n_outputs, p["blocks"], p["block_size"], p["output_gate"],
-            p["connectivity"], p["bias"],
-        )
+        sequential = p["construction"] == "sequential"
+        if sequential and (p.get("forget_gate") or p.get("peepholes")
+                           or p.get("recurrence", "all") != "all" or p.get("output_shortcuts")):
+            raise ParamError("construction=sequential grows the 1997 net only; it does not "
+                             "combine with forget_gate, peepholes, recurrence=cells or "
+                             "output_shortcuts")
+        if p.get("forget_gate") and p.get("state_decay", 1.0) != 1.0:
+            raise ParamError("state_decay is the fixed stand-in for a forget gate; use one of "
+                             "forget_gate and state_decay, not both")
+        self.full_layout = self._layout(p["blocks"])
         self._full_wh, self._full_wo = initial_weights(
             self.full_layout, rng, p["init_range"], p["random_bias_range"],
             tuple(p["input_gate_bias"]), tuple(p["output_gate_bias"]),
+            tuple(p.get("forget_gate_bias", ())), p.get("bias_offsets", False),
         )
+        self.wp = initial_peepholes(self.full_layout, rng, p["init_range"],
+                                    p.get("peepholes", False))
+        self.alpha = float(p["learning_rate"])
+        self._carry = None  # a continual stream's state between calls
         self.grown_at = []
         self._seen = 0
         self._index = None  # where the running stage's weights sit in the final net's
@@ -100,12 +151,23 @@ class LSTM97(Learner):
             self.layout, self.wh, self.wo = self.full_layout, self._full_wh, self._full_wo
             self._index = None
         else:
-            p, spec = self.params, self._spec
-            self.layout = build_layout(spec.n_inputs, spec.n_outputs, blocks, p["block_size"],
-                                       p["output_gate"], p["connectivity"], p["bias"])
+            self.layout = self._layout(blocks)
             self._index = stage_index(self.full_layout, self.layout)
             self.wh = self._full_wh[np.ix_(*self._index[:2])]
             self.wo = np.ascontiguousarray(self._full_wo[:, self._index[2]])
+        if blocks and self.grown_at and self.params.get("grown_block_outgoing") == "zero":
+            self._silence_block(blocks - 1)
+
+    def _silence_block(self, j: int) -> None:
+        """Zero every weight leaving block ``j`` (its cells and gates as sources of the hidden
+        layer, its cells as sources of the outputs), so that the net computes what it computed
+        before the block was added."""
+        L = self.layout
+        units = [L.in_gate[j], *L.cell_unit[L.cell_block == j]]
+        if L.out_gate[j] >= 0:
+            units.append(L.out_gate[j])
+        self.wh[:, units] = 0.0
+        self.wo[:, L.n_inputs + np.flatnonzero(L.cell_block == j)] = 0.0
 
     @property
     def growing(self) -> bool:
@@ -115,7 +177,10 @@ class LSTM97(Learner):
     @property
     def n_weights(self) -> int:
         """Weights of the final network (during sequential construction too)."""
-        return self.full_layout.n_weights
+        return self.full_layout.n_weights + int(self._peep_mask().sum())
+
+    def _peep_mask(self) -> np.ndarray:
+        return peephole_mask(self.full_layout, self.params.get("peepholes", False))
 
     #: trials of one configuration train together in one kernel call, as SIMD lanes
     #: (:meth:`train_batch`); 16 lanes fill four AVX2 (two AVX-512) registers per operation
@@ -130,12 +195,12 @@ class LSTM97(Learner):
         )
         one_hot = SequenceBlock(tiny.inputs, tiny.targets, tiny.target_mask, tiny.lengths,
                                 input_symbols=np.zeros((1, 2), np.int64))
-        wh, wo = self.wh.copy(), self.wo.copy()
+        saved = (self.wh.copy(), self.wo.copy(), self.wp.copy(), self.alpha)
         for block in (tiny, one_hot):
             for lanes in LANE_COUNTS:
                 self._run_lanes([self] * lanes, [block] * lanes, STEP)
             self._run([self], [block], FORWARD)
-        self.wh[:], self.wo[:] = wh, wo
+        self.wh[:], self.wo[:], self.wp[:], self.alpha = saved
 
     @staticmethod
     def _run(learners: list[LSTM97], blocks: list[SequenceBlock], mode: int,
@@ -154,35 +219,30 @@ class LSTM97(Learner):
 
     @staticmethod
     def _run_lanes(learners: list[LSTM97], blocks: list[SequenceBlock], mode: int,
-                   alpha: float | None = None) -> list[np.ndarray]:
-        from seqbench.lanes import pack
-
-        from .kernel import run_lanes
-
+                   alpha: float | None = None, carry: _Carry | None = None,
+                   rule: StepRule = _NO_STOP, stopped_at: np.ndarray | None = None,
+                   ) -> list[np.ndarray]:
+        """One kernel call. ``carry`` (one lane only) continues a stream from the state the
+        last call left, and keeps the state this one leaves; ``rule`` stops a lane at its first
+        wrong step (recorded in ``stopped_at``)."""
         first = learners[0]
-        L = first.layout
-        lanes = pack(blocks)
+        L, p = first.layout, first.params
         wh = np.stack([ln.wh for ln in learners], axis=-1)
         wo = np.stack([ln.wo for ln in learners], axis=-1)
-        keep = mode in (SEQUENCE, ACCUMULATE)
-        dwh = np.zeros_like(wh) if keep else _NO_DELTAS
-        dwo = np.zeros_like(wo) if keep else _NO_DELTAS
-        out = lanes.outputs()
-        run_lanes(
-            lanes.x, lanes.sym, lanes.xval, lanes.targets, lanes.target_mask, lanes.first,
-            lanes.last, wh, wo, L.h_lo, L.h_hi, L.o_lo, L.o_hi,
-            L.in_gate, L.out_gate, L.cell_unit, L.cell_block,
-            SQUASH[first.params["g"]], SQUASH[first.params["h"]],
-            float(first.params["learning_rate"] if alpha is None else alpha), mode,
-            dwh, dwo, out, (0.0,) * len(learners),
-        )
+        wp = np.stack([ln.wp[:, :L.n_cells] for ln in learners], axis=-1)
+        alphas = np.array([ln.alpha if alpha is None else alpha for ln in learners])
+        out, dwh, dwo, dwp = run_kernel(L, p, blocks, wh, wo, wp, alphas, mode, carry, rule,
+                                        stopped_at)
         for i, ln in enumerate(learners):
             if mode in (STEP, SEQUENCE):
                 ln.wh[...] = wh[..., i]
                 ln.wo[...] = wo[..., i]
+                ln.wp[:, :L.n_cells] = wp[..., i]
+                if alpha is None:
+                    ln.alpha = float(alphas[i])
             elif mode == ACCUMULATE:
-                ln._dwh, ln._dwo = dwh[..., i], dwo[..., i]
-        return lanes.unpack(out, blocks)
+                ln._dwh, ln._dwo, ln._dwp = dwh[..., i], dwo[..., i], dwp[..., i]
+        return out
 
     @classmethod
     def train_batch(cls, learners, blocks):
@@ -227,6 +287,38 @@ class LSTM97(Learner):
     def predict(self, block: SequenceBlock) -> np.ndarray:
         return self._run([self], [block], FORWARD)[0]
 
+    # -- continual streams (Gers et al. 2000's continual embedded Reber grammar) ----------------
+    continual = True
+
+    def start_stream(self, training: bool) -> None:
+        """Reset activations and states; a training stream also starts the learning rate
+        afresh (Gers 2000: 0.5 at the start of every training stream, then its decay)."""
+        self._carry = None
+        if training:
+            self.alpha = float(self.params["learning_rate"])
+
+    def train_steps(self, block: SequenceBlock, rule: StepRule, resets: bool) -> tuple[int, bool]:
+        return self._stream_steps(block, rule, resets, STEP)
+
+    def test_steps(self, block: SequenceBlock, rule: StepRule, resets: bool) -> tuple[int, bool]:
+        return self._stream_steps(block, rule, resets, FORWARD)
+
+    def _stream_steps(self, block, rule, resets, mode) -> tuple[int, bool]:
+        if self.growing:
+            raise ParamError("construction=sequential does not run continual streams")
+        if self.params["update"] != "step":
+            raise ParamError("continual streams learn at every step (update=step)")
+        if self._carry is None:
+            p = self.params
+            self._carry = _Carry(self.layout, 1, p.get("forget_gate", False),
+                                 p.get("peepholes", False))
+        self._carry.resets = resets
+        stopped = np.zeros(1, np.int64)
+        self._run_lanes([self], [block], mode, carry=self._carry, rule=rule, stopped_at=stopped)
+        if stopped[0] >= 0:
+            return int(stopped[0]) + 1, True
+        return block.n_steps, False
+
     def gradient(self, block: SequenceBlock) -> tuple[np.ndarray, np.ndarray]:
         """The truncated rule's weight change per unit learning rate, summed over the block,
         with weights frozen (the negative gradient of ½Σ(target−y)² under the truncation)."""
@@ -237,30 +329,109 @@ class LSTM97(Learner):
     #: the rule follows the truncated gradient (error crosses time steps only through the CECs)
     gradient_truncated = True
 
+    def _masks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.layout.hidden_mask(), self.layout.output_mask(), self._peep_mask()
+
     def get_weights(self) -> np.ndarray:
-        """A copy of the running network's weights, hidden then output, as one flat array."""
-        return np.concatenate([self.wh[self.layout.hidden_mask()],
-                               self.wo[self.layout.output_mask()]])
+        """A copy of the running network's weights, hidden, output, then peephole weights, as
+        one flat array."""
+        hidden, output, peep = self._masks()
+        return np.concatenate([self.wh[hidden], self.wo[output], self.wp[peep]])
 
     def set_weights(self, weights: np.ndarray) -> None:
         """Set the running network's weights from a flat array in :meth:`get_weights` order."""
-        hidden, output = self.layout.hidden_mask(), self.layout.output_mask()
-        n_hidden = int(hidden.sum())
-        self.wh[hidden] = weights[:n_hidden]
-        self.wo[output] = weights[n_hidden:]
+        hidden, output, peep = self._masks()
+        a, b = int(hidden.sum()), int(hidden.sum() + output.sum())
+        self.wh[hidden] = weights[:a]
+        self.wo[output] = weights[a:b]
+        self.wp[peep] = weights[b:]
 
     def loss_gradient(self, block: SequenceBlock) -> np.ndarray:
         """dE/dw of E = ½Σ(target−y)² under the truncation, in :meth:`get_weights` order."""
         dwh, dwo = self.gradient(block)
-        return -np.concatenate([dwh[self.layout.hidden_mask()], dwo[self.layout.output_mask()]])
+        hidden, output, peep = self._masks()
+        return -np.concatenate([dwh[hidden], dwo[output], self._dwp[peep]])
+
+    def __setstate__(self, state: dict) -> None:
+        # checkpoints written before peepholes and learning-rate schedules existed
+        state.setdefault("alpha", float(state["params"]["learning_rate"]))
+        state.setdefault("_carry", None)
+        if "wp" not in state and "full_layout" in state:
+            state["wp"] = np.zeros((3, state["full_layout"].n_cells))
+        self.__dict__.update(state)
 
     def is_finite(self) -> bool:
-        return bool(np.isfinite(self.wh).all() and np.isfinite(self.wo).all())
+        return bool(np.isfinite(self.wh).all() and np.isfinite(self.wo).all()
+                    and np.isfinite(self.wp).all())
 
     def diagnostics(self) -> dict[str, float]:
         """Sequential construction: ``block_<k>_added_at``, the training sequences seen when
         block k was added (Exp. 2a/2b's cell)."""
         return {f"block_{k}_added_at": n for k, n in enumerate(self.grown_at, start=1)}
+
+
+def run_kernel(layout: Layout, params, blocks: list[SequenceBlock], wh, wo, wp, alphas,
+               mode: int, carry: _Carry | None = None, rule: StepRule = _NO_STOP,
+               stopped_at: np.ndarray | None = None):
+    """One call of the kernel on one block per lane, weights ``wh``, ``wo``, ``wp`` and learning
+    rates ``alphas`` with the lanes last (changed in place, as ``mode`` says); returns the
+    outputs per block and the summed changes ``dwh``, ``dwo``, ``dwp`` (modes sequence and
+    accumulate). ``params`` are the learner's parameters (squashings, options)."""
+    from seqbench.lanes import pack
+
+    from .kernel import run_lanes
+
+    p = params
+    lanes = pack(blocks)
+    if carry is not None:  # a stream goes on: reset only where the caller says so
+        lanes.first[:] = carry.first_flags(lanes)
+    keep = mode in (SEQUENCE, ACCUMULATE)
+    dwh = np.zeros_like(wh) if keep else _NO_DELTAS
+    dwo = np.zeros_like(wo) if keep else _NO_DELTAS
+    dwp = np.zeros_like(wp)
+    state = carry or _Carry(layout, len(blocks), p.get("forget_gate", False),
+                            p.get("peepholes", False))
+    stops = np.zeros(len(blocks), np.int64) if stopped_at is None else stopped_at
+    out = lanes.outputs()
+    run_lanes(
+        lanes.x, lanes.sym, lanes.xval, lanes.targets, lanes.target_mask, lanes.first,
+        lanes.last, wh, wo, wp, layout.h_lo, layout.h_hi, layout.o_lo, layout.o_hi,
+        layout.in_gate, layout.out_gate, layout.forget_gate, layout.cell_unit, layout.cell_block,
+        SQUASH[p["g"]], SQUASH[p["h"]], bool(p.get("peepholes", False)),
+        float(p.get("state_decay", 1.0)), float(p.get("reset_activation", 0.0)),
+        alphas, float(p.get("learning_rate_decay", 1.0)), mode,
+        state.src, state.state, state.tr_cell, state.tr_gate, state.tr_forget,
+        state.tr_pin, state.tr_pf, float(rule.tolerance), bool(rule.squared), stops,
+        dwh, dwo, dwp, out, (0.0,) * len(blocks),
+    )
+    return lanes.unpack(out, blocks), dwh, dwo, dwp
+
+
+class _Carry:
+    """What a stream carries from one kernel call to the next: previous activations, states and
+    traces (the kernel's layout of them, lanes last)."""
+
+    def __init__(self, layout: Layout, lanes: int, forget: bool, peepholes: bool):
+        n_src, n_cells = layout.n_src, layout.n_cells
+        self.src = np.zeros((n_src, lanes))
+        self.state = np.zeros((n_cells, lanes))
+        self.tr_cell = np.zeros((n_cells, n_src, lanes))
+        self.tr_gate = np.zeros((n_cells, n_src, lanes))
+        self.tr_forget = np.zeros((n_cells, n_src, lanes) if forget else (0, 0, lanes))
+        self.tr_pin = np.zeros((n_cells, n_cells, lanes) if peepholes else (0, 0, lanes))
+        self.tr_pf = np.zeros_like(self.tr_pin)
+        #: a stream that has not run a step yet starts with a reset
+        self.fresh = True
+        #: external resets at every sequence start of a block (else state flows on)
+        self.resets = True
+
+    def first_flags(self, lanes) -> np.ndarray:
+        """The reset marks for the packed steps of the next call."""
+        flags = lanes.first.copy() if self.resets else np.zeros_like(lanes.first)
+        if self.fresh:
+            flags[0] = True
+            self.fresh = False
+        return flags
 
 
 def _sequence_errors(block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
