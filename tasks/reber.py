@@ -24,9 +24,30 @@ Choices the paper leaves open, and what this task does (each is a parameter):
 ``trials_per_dataset``
     the paper ran 10 weight initialisations on each of 3 training/test-set pairs: trials
     ``0..9`` share one pair, ``10..19`` the next, and so on.
+
+Two more, for auditing the published figures against conventions of the LSTM simulator the
+authors released later (JKU); the text does not rule them out, and the defaults are the text:
+
+``order``
+    ``random`` (default, the text): each training exemplar is drawn uniformly from the training
+    set. ``epochs``: the training set is presented in its order, string 0, 1, ..., 255, then
+    from 0 again, epoch after epoch without shuffling; the position carries over from block to
+    block (and through checkpoints).
+``success`` and ``threshold``
+    ``winner`` (default, the text): a step is right when the outputs of its legal next symbols
+    are the most active ones. ``threshold``: a step is right when every output's absolute error
+    against its target (the one-hot next symbol with ``target_coding=next``, the legal set with
+    ``legal``) is below ``threshold`` (0.49: just under one half, so every output lies on its
+    target's side of 0.5, by at least 0.01). The chosen rule judges everything: the training
+    curve, the periodic success test and the final test. With ``next`` targets it cannot be met:
+    at every fork of the grammar (the first is the symbol after ``B``) the next symbol is a fair
+    coin the net cannot foresee, and no output is within 0.49 of both 0 and 1, so some string of
+    the sets always fails; pair it with ``target_coding=legal``.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 
@@ -34,7 +55,7 @@ from seqbench.blocks import SequenceBlock
 from seqbench.contracts import Task, TaskRun, TaskSpec, TaskStreams
 from seqbench.criteria import PeriodicCheck
 from seqbench.hookspecs import hookimpl
-from seqbench.params import Param
+from seqbench.params import Param, neutral
 
 SYMBOLS = "BTPSXVE"
 CHECK_CHUNK = 32
@@ -215,14 +236,28 @@ def _legal_rows(set_lists) -> np.ndarray:
     return np.array(out, bool).reshape(-1, len(SYMBOLS))
 
 
-def predictions_correct(block: SequenceBlock, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per string: every step's legal next symbols are the most active outputs; and per-step
-    correctness (n, T), padding counted as correct."""
+def winner_steps(block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
+    """Per step (n, T): the outputs of the legal next symbols are the most active ones (the
+    1997 text's rule)."""
     legal = block.extras["legal"]
     lowest_legal = np.where(legal, outputs, np.inf).min(axis=2)
     highest_other = np.where(legal, -np.inf, outputs).max(axis=2)
+    return lowest_legal > highest_other
+
+
+def threshold_steps(block: SequenceBlock, outputs: np.ndarray, threshold: float) -> np.ndarray:
+    """Per step (n, T): every output's absolute error against its target is below
+    ``threshold`` (``success=threshold``)."""
+    return (np.abs(block.targets - outputs) < threshold).all(axis=2)
+
+
+def predictions_correct(block: SequenceBlock, outputs: np.ndarray,
+                        steps=winner_steps) -> tuple[np.ndarray, np.ndarray]:
+    """Per string: every step is right by the rule ``steps`` (default: the legal next symbols
+    are the most active outputs); and per-step correctness (n, T), padding counted as
+    correct."""
     valid = np.arange(outputs.shape[1])[None, :] < block.lengths[:, None]
-    step_ok = (lowest_legal > highest_other) | ~valid
+    step_ok = steps(block, outputs) | ~valid
     return step_ok.all(axis=1), step_ok
 
 
@@ -247,6 +282,10 @@ class ReberRun(TaskRun):
         self.check_set = encode(unique, p["target_coding"])
         self._suspects = np.arange(0)
         self.order = streams.order
+        # order=epochs: the training string presented next (None: drawn at random)
+        self._position = 0 if p["order"] == "epochs" else None
+        self.steps = (winner_steps if p["success"] == "winner"
+                      else partial(threshold_steps, threshold=p["threshold"]))
         self.criterion = PeriodicCheck(
             name="all training and test strings predicted correctly",
             test=self._all_correct,
@@ -262,7 +301,7 @@ class ReberRun(TaskRun):
         for start, stop in zip(bounds[:-1], bounds[1:]):
             idx = order[start:stop]
             chunk = self.check_set.take(idx)
-            ok, _ = predictions_correct(chunk, predict(chunk))
+            ok, _ = predictions_correct(chunk, predict(chunk), self.steps)
             if not ok.all():
                 self._suspects = idx[~ok]
                 return False
@@ -273,17 +312,21 @@ class ReberRun(TaskRun):
         return self.train_set
 
     def training_block(self, n: int) -> SequenceBlock:
-        return self.train_set.take(self.order.integers(len(self.train_set), size=n))
+        size = len(self.train_set)
+        if self._position is None:
+            return self.train_set.take(self.order.integers(size, size=n))
+        start, self._position = self._position, (self._position + n) % size
+        return self.train_set.take((start + np.arange(n)) % size)
 
     def judge(self, block, outputs):
-        ok, _ = predictions_correct(block, outputs)
+        ok, _ = predictions_correct(block, outputs, self.steps)
         return ok, sequence_mse(block, outputs)
 
     def evaluate(self, predict) -> dict[str, float]:
         out: dict[str, float] = {}
         for name, block in (("train", self.train_set), ("test", self.test_set)):
             outputs = predict(block)
-            ok, step_ok = predictions_correct(block, outputs)
+            ok, step_ok = predictions_correct(block, outputs, self.steps)
             valid = np.arange(outputs.shape[1])[None, :] < block.lengths[:, None]
             out[f"{name}_strings_correct"] = float(ok.mean())
             out[f"{name}_symbol_error"] = float(1.0 - step_ok[valid].mean())
@@ -313,6 +356,16 @@ class EmbeddedReber(Task):
                              low=1, high=10_000_000),
         "trials_per_dataset": Param(10, "trials sharing one training/test-set pair", "int",
                                     low=1, high=1_000_000),
+        # the later simulator's conventions, for the audit (module docstring); neutral: at the
+        # defaults a trial keeps the resume key it had before these existed
+        "order": neutral("random", "random: each exemplar drawn at random from the training "
+                         "set; epochs: the set in order, again and again", "str",
+                         choices=("random", "epochs")),
+        "success": neutral("winner", "winner: legal next symbols the most active outputs; "
+                           "threshold: every output's |error| below threshold", "str",
+                           choices=("winner", "threshold")),
+        "threshold": neutral(0.49, "success=threshold: every output's |error| must stay "
+                             "below this", "float", low=0.0, high=1.0),
     }
 
     def spec(self) -> TaskSpec:
