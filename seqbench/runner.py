@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .continual import continual_learners, is_continual, refuse_non_continual
 from .contracts import PaperRow, Preset
 from .errors import ParamError, SeqbenchError, UnknownNameError
 from .params import resolve_params, to_jsonable
@@ -176,7 +177,8 @@ def plan(
             owner=f"learner {name!r}",
         )
         label = f"{name}@{p.name}" if p else name
-        _build_once(task_cls, t_params, registry.learners[name], l_params, label, seed)
+        _build_once(task_cls, t_params, registry.learners[name], l_params, label, seed,
+                    (continual_learners(registry) or []) if is_continual(task_cls) else None)
         overrides = {**(task_params or {}), **routed[name]}
         changed = p is not None and _changes_preset(p, task_cls, t_params,
                                                     registry.learners[name], l_params)
@@ -196,13 +198,17 @@ def plan(
 
 
 def _build_once(task_cls, task_params: Mapping[str, Any], learner_cls, learner_params:
-                Mapping[str, Any], label: str, seed: int) -> None:
+                Mapping[str, Any], label: str, seed: int,
+                continual: Sequence[str] | None = None) -> None:
     """Build the configuration's task and learner once, as a trial would, so that a request
-    that cannot run fails now, in one line naming the configuration, with nothing stored."""
+    that cannot run fails now, in one line naming the configuration, with nothing stored.
+    ``continual``: for a continual task, the learners that can run it."""
     from .trial import TrialSpec, refuse_history_criterion, stream, task_streams_for
 
     where = f"{label} on {task_cls.name}"
     try:
+        if continual is not None:
+            refuse_non_continual(task_cls.name, learner_cls, continual)
         task = task_cls(**task_params)
         spec = task.spec()
         learner = learner_cls(**learner_params)
@@ -469,7 +475,8 @@ def _warn(note: str) -> None:
 def _batched(todo: Sequence[TrialSpec], registry: Registry | None
              ) -> tuple[list[TrialSpec], list[tuple[int, list[TrialSpec]]]]:
     """Split ``todo`` into trials run one at a time and groups of one configuration whose
-    learner trains several trials at once: ``(lone, [(lanes, specs), ...])``."""
+    learner trains several trials at once: ``(lone, [(lanes, specs), ...])``. Trials of a
+    continual task always run alone."""
     from .batch import lanes_for
     from .plugins import get_registry
 
@@ -478,7 +485,7 @@ def _batched(todo: Sequence[TrialSpec], registry: Registry | None
     groups: dict[str, list[TrialSpec]] = {}
     for spec in todo:
         cls = registry.learner(spec.learner)
-        if lanes_for(cls, 2) > 1:
+        if lanes_for(cls, 2) > 1 and not is_continual(registry.tasks.get(spec.task)):
             groups.setdefault(spec.config_key, []).append(spec)
         else:
             lone.append(spec)

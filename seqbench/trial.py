@@ -194,6 +194,7 @@ def run_trial(spec: TrialSpec, registry=None, *, checkpoint_dir: str | os.PathLi
     event; once it is set the trial stops between blocks (its checkpoint saved, if any) by
     raising :class:`~seqbench.checkpoints.TrialCancelled`.
     """
+    from .continual import continual_learners, is_continual, run_continual
     from .plugins import get_registry
 
     registry = registry or get_registry()
@@ -208,7 +209,10 @@ def run_trial(spec: TrialSpec, registry=None, *, checkpoint_dir: str | os.PathLi
                        DaskCancel(cancel_event) if cancel_event else None)
     t_start = time.perf_counter()
     try:
-        if getattr(learner, "kind", "stream") == "set":
+        if is_continual(task):  # one endless stream, in training streams (seqbench.continual)
+            learner = run_continual(spec, task, learner, result, ckpt, None if getattr(
+                learner, "continual", False) else continual_learners(registry))
+        elif getattr(learner, "kind", "stream") == "set":
             learner = _fit(spec, task, learner, result, ckpt)
         else:  # the learner may be rolled back to a copy taken at the success point
             learner = _train(spec, task, learner, result, ckpt)
@@ -289,6 +293,9 @@ class StreamTrial:
             self.ckpt.index(run)
             self.ckpt.start_clock()
         self.learner, self.run = learner, run
+        if getattr(run, "protocol", "blocks") != "blocks":  # not for this loop
+            raise TypeError(f"task {spec.task!r} runs the {run.protocol!r} protocol, not "
+                            f"blocks (its Task class must declare protocol = {run.protocol!r})")
         self.progress = TrialProgress(spec.key)
         self.criterion = run.criterion
         self.every = int(getattr(self.criterion, "check_every", 0) or 0)

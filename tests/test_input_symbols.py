@@ -9,8 +9,11 @@ import pytest
 
 from seqbench.blocks import SequenceBlock
 from seqbench.contracts import TaskStreams
+from seqbench.params import resolve_params
 from seqbench.plugins import get_registry
+from seqbench.trial import TrialSpec, run_trial
 from seqbench_learners.lstm97.learner import LSTM97
+from seqbench_tasks import lag
 
 
 def _block(symbols, n_symbols=4):
@@ -52,11 +55,74 @@ def _task_run(task, **params):
 ])
 def test_one_hot_tasks_symbols_are_the_active_input_units(task, params):
     _, run = _task_run(task, **params)
-    block = run.training_block(20)
+    _assert_symbols_are_the_active_units(run.training_block(20))
+
+
+def _assert_symbols_are_the_active_units(block):
+    """At every real step the inputs are exactly the one-hot code of ``input_symbols``: unit
+    ``input_symbols[i, t]`` is 1.0, every other unit 0.0."""
     assert block.input_symbols is not None
     real = np.arange(block.inputs.shape[1])[None, :] < block.lengths[:, None]
-    np.testing.assert_array_equal(block.inputs.sum(axis=2)[real], 1.0)
-    np.testing.assert_array_equal(block.inputs.argmax(axis=2)[real], block.input_symbols[real])
+    n_units = block.inputs.shape[2]
+    np.testing.assert_array_equal(block.inputs[real], np.eye(n_units)[block.input_symbols[real]])
+
+
+@pytest.mark.parametrize("task", ["lag-2a", "lag-2b"])
+def test_every_2a_2b_block_carries_its_symbols(task):
+    """Not only the training blocks: the training set, the frozen test's chunks, the final
+    test's and the in-order stream of a learner that carries state."""
+    _, run = _task_run(task, p=8, test_size=1_200)
+    seen = []
+
+    def check(block):  # at once: a training block's arrays are reused by the next one
+        _assert_symbols_are_the_active_units(block)
+        seen.append(block)
+        return block.targets  # a perfect net passes every test, so sees all of its blocks
+
+    check(run.training_block(20))
+    check(run.training_block(7))
+    if task == "lag-2a":
+        check(run.training_set())
+    for carries_state in (False, True):
+        run.learner_carries_state = carries_state
+        assert run.criterion.check_frozen(check, 0)
+        assert run.evaluate(check)["test_error"] == 0.0
+    assert len(seen) > 6
+
+
+@pytest.mark.parametrize("task, preset, task_params, budget", [
+    ("lag-2a", "exp2a-p100", {"p": 10}, 3_000),
+    ("lag-2b", "exp2b-p100", {"p": 4, "test_size": 500}, 1_000),
+])
+def test_lstm97_trial_is_the_same_with_and_without_the_symbols(monkeypatch, task, preset,
+                                                               task_params, budget):
+    """A whole trial (growth, training, frozen tests, final test) on the sparse one-hot path
+    stores exactly what the dense path stores, timings aside."""
+    reg = get_registry()
+    pr = reg.preset("lstm97", preset)
+    spec = TrialSpec(task, "lstm97",
+                     resolve_params(reg.task(task).params, {**pr.task_params, **task_params}, task),
+                     resolve_params(LSTM97.params, pr.learner_params, "lstm97"),
+                     seed=1, trial=0, budget=budget)
+    sparse = run_trial(spec, reg)
+
+    encode, dropped = lag.PredictionRun._encode, []
+
+    def dense_encode(self, *args, **kwargs):
+        block = encode(self, *args, **kwargs)
+        dropped.append(block.input_symbols is not None)
+        block.input_symbols = None
+        return block
+
+    monkeypatch.setattr(lag.PredictionRun, "_encode", dense_encode)
+    dense = run_trial(spec, reg)
+    assert dropped and all(dropped)
+    assert sparse.error is None and sparse.diagnostics  # it ran, and grew its cell
+    if task == "lag-2a":
+        assert sparse.status == "solved"  # so the frozen tests and the final test ran too
+    timings = {"wall_s", "compile_s", "train_s", "ns_per_step"}
+    found = [{k: v for k, v in r.as_dict().items() if k not in timings} for r in (sparse, dense)]
+    assert found[0] == found[1]
 
 
 def test_lstm97_learns_the_same_with_and_without_the_symbols():

@@ -17,6 +17,7 @@ def seqbench_register_learners(register):
 def seqbench_register_presets(register):
     from .presets import PRESETS
     from .presets_exp3_6 import PRESETS as PRESETS_EXP3_6
+    from .presets_gers2000 import PRESETS as PRESETS_GERS2000
 
-    for preset in (*PRESETS, *PRESETS_EXP3_6):
+    for preset in (*PRESETS, *PRESETS_EXP3_6, *PRESETS_GERS2000):
         register(preset)

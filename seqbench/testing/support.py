@@ -163,6 +163,20 @@ class ConstantLearner(Learner):
         return np.full((len(block), block.inputs.shape[1], self._n_outputs),
                        float(self.params["value"]))
 
+    # a constant needs no state, so it runs continual tasks too (seqbench.continual)
+    continual = True
+
+    def start_stream(self, training: bool) -> None:
+        pass
+
+    def train_steps(self, block: SequenceBlock, rule, resets: bool) -> tuple[int, bool]:
+        return self.test_steps(block, rule, resets)
+
+    def test_steps(self, block: SequenceBlock, rule, resets: bool) -> tuple[int, bool]:
+        from ..continual import first_wrong
+
+        return first_wrong(block, self.predict(block), rule)
+
 
 # --- shared helpers ---------------------------------------------------------------------------
 
