@@ -39,3 +39,27 @@ def test_an_added_block_with_zero_outgoing_weights_changes_no_output(connectivit
     net.train(_block(rng))
     if outgoing == "zero":  # the silenced weights do learn afterwards
         assert np.abs(net.wo[:, 5:5 + net.layout.n_cells]).max() > 0
+
+
+def test_the_drift_probe_measures_the_initial_net_and_changes_nothing():
+    rng = np.random.default_rng(4)
+    blocks = [_block(rng, T=40) for _ in range(2)]
+    params = {**DEFAULTS, "blocks": 2, "block_size": 1, "bias": "none", "init_range": 0.2}
+    plain, probed = LSTM97(**params), LSTM97(**{**params, "drift_probe": True})
+    for net in (plain, probed):
+        net.build(TaskSpec(5, 5), np.random.default_rng(3))
+    for block in blocks:
+        np.testing.assert_array_equal(probed.train(block), plain.train(block))
+    found = probed.diagnostics()
+    assert plain.diagnostics() == {}
+    assert found["initial_state_end_max_abs"] >= found["initial_state_end_median_abs"] > 0
+    assert 0 < found["initial_h_slope_end_min"] <= 1
+    # the probe reads the first sequence with the initial weights: the reference's own states
+    from seqbench_learners.lstm97 import reference
+    fresh = LSTM97(**params)
+    fresh.build(TaskSpec(5, 5), np.random.default_rng(3))
+    n = int(blocks[0].lengths[0])
+    run = reference.run_sequence(fresh.layout, fresh.wh, fresh.wo, blocks[0].inputs[0, :n],
+                                 blocks[0].targets[0, :n], blocks[0].target_mask[0, :n],
+                                 mode="forward")
+    assert found["initial_state_end_max_abs"] == np.abs(run[5][-1][2]).max()

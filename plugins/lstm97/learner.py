@@ -89,6 +89,9 @@ class LSTM97(Learner):
         "reset_activation": neutral(0.0, "activation of gates and cells after a reset (the "
                                     "authors' later simulator: 0.5); states reset to 0",
                                     "float", low=-1e3, high=1e3),
+        "drift_probe": neutral(False, "record how far the initial net's states drift over the "
+                               "first training sequence (diagnostics; changes no result)",
+                               "bool"),
         "bias_offsets": neutral(False, "given gate biases are added to the bias weight's random "
                                 "draw instead of replacing it (the later simulator)", "bool"),
     }
@@ -132,6 +135,7 @@ class LSTM97(Learner):
                                     p.get("peepholes", False))
         self.alpha = float(p["learning_rate"])
         self._carry = None  # a continual stream's state between calls
+        self.drift = None  # the drift probe's findings, once made
         self.grown_at = []
         self._seen = 0
         self._index = None  # where the running stage's weights sit in the final net's
@@ -249,6 +253,8 @@ class LSTM97(Learner):
         """Train independent trials of one configuration together, each on its own block; a
         network still growing (sequential construction) trains on its own. Each result equals
         what :meth:`train` alone would give, to the bit."""
+        for ln, block in zip(learners, blocks):
+            ln._probe_drift(block)
         outputs: list[np.ndarray | None] = [None] * len(learners)
         together = [i for i, ln in enumerate(learners) if not ln.growing]
         for i, ln in enumerate(learners):
@@ -264,6 +270,7 @@ class LSTM97(Learner):
         return outputs
 
     def train(self, block: SequenceBlock) -> np.ndarray:
+        self._probe_drift(block)
         mode = UPDATE_MODES[self.params["update"]]
         if not self.growing:
             self._seen += len(block)
@@ -364,10 +371,39 @@ class LSTM97(Learner):
         return bool(np.isfinite(self.wh).all() and np.isfinite(self.wo).all()
                     and np.isfinite(self.wp).all())
 
+    def _probe_drift(self, block: SequenceBlock) -> None:
+        """With ``drift_probe``, before the first weight change: how far the initial net's
+        states drift over the first training sequence (H&S97 Sec. 4's internal state drift)."""
+        if not self.params.get("drift_probe") or getattr(self, "drift", None) is not None:
+            return
+        from . import reference
+
+        n = int(block.lengths[0])
+        run = reference.run_sequence(
+            self.layout, self.wh, self.wo, block.inputs[0, :n], block.targets[0, :n],
+            block.target_mask[0, :n], self.params["g"], self.params["h"], mode="forward",
+            wp=self.wp[:, :self.layout.n_cells] if self.params.get("peepholes") else None,
+            state_decay=self.params.get("state_decay", 1.0),
+            reset_activation=self.params.get("reset_activation", 0.0))
+        if not self.layout.n_cells:
+            self.drift = {}
+            return
+        s_end = np.abs(run[5][-1][2])
+        slope = reference.SQUASH[self.params["h"]][1]
+        ratio = slope(s_end) / slope(np.zeros(1))[0]
+        self.drift = {"initial_state_end_max_abs": float(s_end.max()),
+                      "initial_state_end_median_abs": float(np.median(s_end)),
+                      "initial_h_slope_end_min": float(ratio.min()),
+                      "initial_cells_saturated": int((ratio < 0.1).sum())}
+
     def diagnostics(self) -> dict[str, float]:
         """Sequential construction: ``block_<k>_added_at``, the training sequences seen when
-        block k was added (Exp. 2a/2b's cell)."""
-        return {f"block_{k}_added_at": n for k, n in enumerate(self.grown_at, start=1)}
+        block k was added (Exp. 2a/2b's cell). With ``drift_probe``: the initial net's state
+        drift over the first training sequence (``initial_state_end_max_abs`` and ``_median_abs``:
+        |s| of its cells at the sequence end; ``initial_h_slope_end_min``: the smallest
+        h'(s_end)/h'(0); ``initial_cells_saturated``: cells where that ratio is below 0.1)."""
+        found = {f"block_{k}_added_at": n for k, n in enumerate(self.grown_at, start=1)}
+        return {**found, **(getattr(self, "drift", None) or {})}
 
 
 def run_kernel(layout: Layout, params, blocks: list[SequenceBlock], wh, wo, wp, alphas,
