@@ -9,6 +9,11 @@ move it with :func:`load` and :func:`store` at a flat element offset; arithmetic
 what scalar code does, with no reassociation and no fused multiply-add, so a lane's result does
 not depend on how many lanes run beside it.
 
+:func:`address` gives an array's data pointer, which :func:`load` and :func:`store` accept in
+place of the array. A jitted helper that takes pointers rather than arrays costs nothing to
+call: numba increments and decrements the (atomic) reference count of every array argument of
+every call, inlined or not, which in a kernel's inner loops can cost more than the arithmetic.
+
 Why not plain loops over the lanes: a loop ``for l in range(L): t[l] += e[l] * s[l]`` over a
 few lanes costs more in setup (trip-count and aliasing checks, a scalar remainder) than in work,
 and a kernel step runs hundreds of them; with a compile-time ``L`` LLVM unrolls it instead, but
@@ -44,16 +49,39 @@ def _from_vector(builder, vec, n):
     return out
 
 
+def _float64s(ty) -> bool:
+    """Whether ``ty`` is a float64 array or a pointer to float64 (from :func:`address`)."""
+    return (isinstance(ty, (types.Array, types.CPointer)) and ty.dtype == types.float64)
+
+
 def _data_pointer(context, builder, array_type, array, offset, element):
-    data = context.make_array(array_type)(context, builder, array).data
+    if isinstance(array_type, types.CPointer):
+        data = array
+    else:
+        data = context.make_array(array_type)(context, builder, array).data
     return builder.bitcast(builder.gep(data, [offset]), element.as_pointer())
+
+
+@intrinsic
+def address(typingctx, array):
+    """The data pointer of the C-contiguous ``array`` (typed ``CPointer`` of its dtype): its
+    flat element ``i`` is ``pointer[i]``. Valid while the array lives, so take it where the
+    array is in use (the pointer itself holds no reference)."""
+    if not (isinstance(array, types.Array) and array.layout == "C"):
+        return None
+    sig = types.CPointer(array.dtype)(array)
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(signature.args[0])(context, builder, args[0]).data
+
+    return sig, codegen
 
 
 @intrinsic
 def load(typingctx, array, offset, like):
     """The lane vector of ``len(like)`` float64 values starting at flat element ``offset`` of
-    the C-contiguous float64 ``array``."""
-    if not (isinstance(array, types.Array) and array.dtype == types.float64):
+    the C-contiguous float64 ``array`` (or of a float64 pointer from :func:`address`)."""
+    if not _float64s(array):
         return None
     n = _lanes(like)
     sig = types.UniTuple(types.float64, n)(array, offset, like)
@@ -63,6 +91,36 @@ def load(typingctx, array, offset, like):
         ptr = _data_pointer(context, builder, signature.args[0], args[0], off,
                             ir.VectorType(ir.DoubleType(), n))
         return _from_vector(builder, builder.load(ptr, align=8), n)
+
+    return sig, codegen
+
+
+@intrinsic
+def gather(typingctx, array, base, index, at, like):
+    """The lane vector whose lane ``l`` is element ``(base + index[at + l])·L + l`` of the
+    float64 ``array`` (or pointer), ``L = len(like)``: per lane, column ``index[at + l]`` of a
+    row of lane vectors, where ``index`` is an int64 array or pointer. The lanes are loaded one
+    by one straight into registers (a vector load of lanes just stored one by one would stall
+    on the stores)."""
+    if not (_float64s(array) and isinstance(index, (types.Array, types.CPointer))
+            and index.dtype == types.int64):
+        return None
+    n = _lanes(like)
+    sig = types.UniTuple(types.float64, n)(array, base, index, at, like)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        b = context.cast(builder, args[1], signature.args[1], types.intp)
+        at = context.cast(builder, args[3], signature.args[3], types.intp)
+        idx = _data_pointer(context, builder, signature.args[2], args[2], at, i64)
+        out = ir.Constant(ir.ArrayType(ir.DoubleType(), n), ir.Undefined)
+        for lane in range(n):
+            column = builder.load(builder.gep(idx, [i64(lane)]), align=8)
+            flat = builder.add(builder.mul(builder.add(b, column), i64(n)), i64(lane))
+            ptr = _data_pointer(context, builder, signature.args[0], args[0], flat,
+                                ir.DoubleType())
+            out = builder.insert_value(out, builder.load(ptr, align=8), lane)
+        return out
 
     return sig, codegen
 
@@ -92,9 +150,9 @@ def load_mask(typingctx, array, offset, like):
 
 @intrinsic
 def store(typingctx, array, offset, vector):
-    """Write the lane vector ``vector`` to the C-contiguous float64 ``array`` from flat element
-    ``offset`` on."""
-    if not (isinstance(array, types.Array) and array.dtype == types.float64):
+    """Write the lane vector ``vector`` to the C-contiguous float64 ``array`` (or float64
+    pointer) from flat element ``offset`` on."""
+    if not _float64s(array):
         return None
     n = _lanes(vector)
     sig = types.none(array, offset, vector)
@@ -168,4 +226,5 @@ def select(typingctx, mask, a, b):
     return sig, codegen
 
 
-__all__ = ["add", "load", "load_mask", "mul", "select", "splat", "store", "sub"]
+__all__ = ["add", "address", "gather", "load", "load_mask", "mul", "select", "splat", "store",
+           "sub"]

@@ -43,61 +43,70 @@ PEEP_IN, PEEP_FORGET, PEEP_OUT = 0, 1, 2  # rows of the peephole weights (networ
 STEP, SEQUENCE, ACCUMULATE, FORWARD = 0, 1, 2, -1
 
 
+# The helpers below take the kernel's arrays as data pointers (``V.address``: flat, C order,
+# lanes last), never as arrays: numba increments and decrements the atomic reference count of
+# every array argument of every call, inlined or not, which cost more than the arithmetic of
+# the step (up to two thirds of the kernel's time). A pointer is a plain value; the kernel
+# takes it where it calls the helper, from an array in use there, so the memory outlives it.
+# A weight or trace row is given by ``base``, the flat index (in lane vectors) of its element
+# ``[row, 0]``: ``row * width``.
+
+
 @njit(cache=True, inline="always", error_model="numpy")
-def _dot(w, row, lo, hi, src, seg, n_in, x, sym, xval, s, gathered, proto):
-    """Per lane, Σ_v w[row, v]·source_v over v in [lo, hi), summed in source order (a lane
-    vector). The ``n_in`` input sources from ``seg`` on come from the dense ``x[s]`` when ``x``
-    is not empty, else from the one-hot ``sym[s]``/``xval[s]``; the others from ``src``."""
+def _dot(w, base, lo, hi, src, seg, inputs, proto):
+    """Per lane, Σ_v w[base + v]·source_v over v in [lo, hi), summed in source order (a lane
+    vector). The ``n_in`` input sources from ``seg`` on are step ``s``'s inputs: with
+    ``inputs = (dense, x, sym, xval, n_in, s)``, the dense ``x[s]`` when ``dense``, else the
+    one-hot ``sym[s]``/``xval[s]``; the others come from ``src``."""
     L = len(proto)
-    base = row * w.shape[1]
+    dense, x, sym, xval, n_in, s = inputs
     acc = V.splat(0.0, proto)
     for v in range(lo, min(hi, seg)):
         acc = V.add(acc, V.mul(V.load(w, (base + v) * L, proto), V.load(src, v * L, proto)))
-    if x.shape[0] > 0:
+    if dense:
         for i in range(max(lo - seg, 0), min(hi - seg, n_in)):
             acc = V.add(acc, V.mul(V.load(w, (base + seg + i) * L, proto),
                                    V.load(x, (s * n_in + i) * L, proto)))
     elif lo <= seg and seg + n_in <= hi:  # every input is a source (layouts never split them)
-        for l in range(L):
-            gathered[l] = w[row, seg + sym[s, l], l] * xval[s, l]
-        acc = V.add(acc, V.load(gathered, 0, proto))
+        acc = V.add(acc, V.mul(V.gather(w, base + seg, sym, s * L, proto),
+                               V.load(xval, s * L, proto)))
     for v in range(max(lo, seg + n_in), hi):
         acc = V.add(acc, V.mul(V.load(w, (base + v) * L, proto), V.load(src, v * L, proto)))
     return acc
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _add_sources(target, row, e, lo, hi, src, seg, n_in, x, sym, xval, s, proto):
-    """target[row, v] += e·source_v over v in [lo, hi), every lane (sources as in :func:`_dot`;
-    ``e`` a lane vector)."""
+def _add_sources(target, base, e, lo, hi, src, seg, inputs, proto):
+    """target[base + v] += e·source_v over v in [lo, hi), every lane (sources as in
+    :func:`_dot`; ``e`` a lane vector)."""
     L = len(proto)
-    base = row * target.shape[1]
+    dense, x, sym, xval, n_in, s = inputs
     for v in range(lo, min(hi, seg)):
         o = (base + v) * L
         V.store(target, o, V.add(V.load(target, o, proto), V.mul(e, V.load(src, v * L, proto))))
-    if x.shape[0] > 0:
+    if dense:
         for i in range(max(lo - seg, 0), min(hi - seg, n_in)):
             o = (base + seg + i) * L
             V.store(target, o, V.add(V.load(target, o, proto),
                                      V.mul(e, V.load(x, (s * n_in + i) * L, proto))))
     elif lo <= seg and seg + n_in <= hi:
         for l in range(L):
-            target[row, seg + sym[s, l], l] += e[l] * xval[s, l]
+            target[(base + seg + sym[s * L + l]) * L + l] += e[l] * xval[s * L + l]
     for v in range(max(lo, seg + n_in), hi):
         o = (base + v) * L
         V.store(target, o, V.add(V.load(target, o, proto), V.mul(e, V.load(src, v * L, proto))))
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _add_sources_where(target, row, e, live, lo, hi, src, seg, n_in, x, sym, xval, s, proto):
+def _add_sources_where(target, base, e, live, lo, hi, src, seg, inputs, proto):
     """As :func:`_add_sources`, for the lanes where the mask ``live`` is set only."""
     L = len(proto)
-    base = row * target.shape[1]
+    dense, x, sym, xval, n_in, s = inputs
     for v in range(lo, min(hi, seg)):
         o = (base + v) * L
         t = V.load(target, o, proto)
         V.store(target, o, V.select(live, V.add(t, V.mul(e, V.load(src, v * L, proto))), t))
-    if x.shape[0] > 0:
+    if dense:
         for i in range(max(lo - seg, 0), min(hi - seg, n_in)):
             o = (base + seg + i) * L
             t = V.load(target, o, proto)
@@ -106,7 +115,7 @@ def _add_sources_where(target, row, e, live, lo, hi, src, seg, n_in, x, sym, xva
     elif lo <= seg and seg + n_in <= hi:
         for l in range(L):
             if live[l]:
-                target[row, seg + sym[s, l], l] += e[l] * xval[s, l]
+                target[(base + seg + sym[s * L + l]) * L + l] += e[l] * xval[s * L + l]
     for v in range(max(lo, seg + n_in), hi):
         o = (base + v) * L
         t = V.load(target, o, proto)
@@ -114,11 +123,10 @@ def _add_sources_where(target, row, e, live, lo, hi, src, seg, n_in, x, sym, xva
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _add_traced(target, u, e, live, every_lane, trace, c, lo, hi, proto):
-    """target[u, v] += e·trace[c, v] over unit u's sources [lo, hi), for the lanes of the mask
-    ``live`` (all of them when ``every_lane``)."""
+def _add_traced(target, base, e, live, every_lane, trace, tbase, lo, hi, proto):
+    """target[base + v] += e·trace[tbase + v] over a unit's sources [lo, hi), for the lanes of
+    the mask ``live`` (all of them when ``every_lane``)."""
     L = len(proto)
-    base, tbase = u * target.shape[1], c * trace.shape[1]
     for v in range(lo, hi):
         o = (base + v) * L
         t = V.load(target, o, proto)
@@ -135,44 +143,46 @@ def _loop_lanes(x, proto):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _squash(code, x, i, f, d, j, proto):
-    """f[j, l], d[j, l] = a squashing function at ``x[i, l]`` and its derivative, every lane,
-    from a single exp each (the code is tested once, outside the lane loop, which vectorises;
-    rows are indexed here rather than sliced, which would cost reference counting)."""
-    n = _loop_lanes(x, proto)
+def _squash(code, x, i, f, d, j, n, proto):
+    """f[j], d[j] = a squashing function at ``x[i]`` and its derivative (rows of lane vectors),
+    every lane, from a single exp each; ``n`` from :func:`_loop_lanes` (the code is tested
+    once, outside the lane loop, which vectorises)."""
+    L = len(proto)
+    xi, fj = i * L, j * L
     if code == IDENTITY:
         for l in range(n):
-            f[j, l] = x[i, l]
-            d[j, l] = 1.0
+            f[fj + l] = x[xi + l]
+            d[fj + l] = 1.0
     elif code == SYM1:
         for l in range(n):
-            v = sigmoid(x[i, l])
-            f[j, l] = 2.0 * v - 1.0
-            d[j, l] = 2.0 * (v * (1.0 - v))
+            v = sigmoid(x[xi + l])
+            f[fj + l] = 2.0 * v - 1.0
+            d[fj + l] = 2.0 * (v * (1.0 - v))
     elif code == SYM2:
         for l in range(n):
-            v = sigmoid(x[i, l])
-            f[j, l] = 4.0 * v - 2.0
-            d[j, l] = 4.0 * (v * (1.0 - v))
+            v = sigmoid(x[xi + l])
+            f[fj + l] = 4.0 * v - 2.0
+            d[fj + l] = 4.0 * (v * (1.0 - v))
     else:
         for l in range(n):
-            v = sigmoid(x[i, l])
-            f[j, l] = v
-            d[j, l] = v * (1.0 - v)
+            v = sigmoid(x[xi + l])
+            f[fj + l] = v
+            d[fj + l] = v * (1.0 - v)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _logistic(x, i, y, j, proto):
-    """y[j, l] = σ(x[i, l]), every lane."""
-    for l in range(_loop_lanes(x, proto)):
-        y[j, l] = sigmoid(x[i, l])
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _scale_row(target, row, factor, lo, hi, proto):
-    """target[row, v] *= factor over v in [lo, hi), every lane (``factor`` a lane vector)."""
+def _logistic(x, i, y, j, n, proto):
+    """y[j] = σ(x[i]) (rows of lane vectors), every lane: ``n`` values from :func:`_loop_lanes`
+    (or a multiple of it for a run of rows)."""
     L = len(proto)
-    base = row * target.shape[1]
+    for l in range(n):
+        y[j * L + l] = sigmoid(x[i * L + l])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _scale_row(target, base, factor, lo, hi, proto):
+    """target[base + v] *= factor over v in [lo, hi), every lane (``factor`` a lane vector)."""
+    L = len(proto)
     for v in range(lo, hi):
         o = (base + v) * L
         V.store(target, o, V.mul(factor, V.load(target, o, proto)))
@@ -188,10 +198,12 @@ def _add_scaled(target, o, e, value, live, every_lane, proto):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _wrong(targets, outputs, s, l, n_out, tolerance, squared):
+def _wrong(targets, outputs, s, l, n_out, tolerance, squared, proto):
     """Whether some output's error at step ``s`` of lane ``l`` is not below ``tolerance``."""
+    L = len(proto)
     for k in range(n_out):
-        e = abs(targets[s, k, l] - outputs[s, k, l])
+        o = (s * n_out + k) * L + l
+        e = abs(targets[o] - outputs[o])
         if squared:
             e = e * e
         if not e < tolerance:  # NaN counts as wrong
@@ -270,7 +282,6 @@ def run_lanes(
     err_out = np.zeros((n_out, L))
     err_state = np.zeros((n_cells, L))
     err_ogate = np.zeros((n_blocks, L))
-    gathered = np.zeros(L)
     dead = np.zeros(L, np.bool_)
     live_now = np.zeros(L, np.bool_)
     zero = V.splat(0.0, proto)
@@ -281,6 +292,8 @@ def run_lanes(
     upd_h = dwh if mode != STEP else wh
     upd_o = dwo if mode != STEP else wo
     upd_p = dwp if mode != STEP else wp
+    dense = x.shape[0] > 0
+    n_loop = _loop_lanes(src, proto)
     for l in range(L):
         stopped_at[l] = -1
 
@@ -304,10 +317,11 @@ def run_lanes(
                             for c2 in range(n_cells):
                                 tr_pin[c, c2, l] = 0.0
                                 tr_pf[c, c2, l] = 0.0
+        inputs = (dense, V.address(x), V.address(sym), V.address(xval), n_in, s)  # see _dot
         # gates and cells from the current input and the previous hidden layer
         for u in range(n_hid):
-            V.store(net, u * L, _dot(wh, u, h_lo[u], h_hi[u], src, n_hid, n_in, x, sym, xval, s,
-                                     gathered, proto))
+            V.store(net, u * L, _dot(V.address(wh), u * n_src, h_lo[u], h_hi[u], V.address(src),
+                                     n_hid, inputs, proto))
         if peephole:  # input and forget gates see the states of the previous step
             for c in range(n_cells):
                 j = cell_block[c]
@@ -320,13 +334,14 @@ def run_lanes(
                     V.store(net, o, V.add(V.load(net, o, proto), V.mul(
                         V.load(wp, (PEEP_FORGET * n_cells + c) * L, proto), sc)))
         for j in range(n_blocks):
-            _logistic(net, in_gate[j], y_in, j, proto)
+            _logistic(V.address(net), in_gate[j], V.address(y_in), j, n_loop, proto)
             if forget:
-                _logistic(net, forget_gate[j], y_forget, j, proto)
+                _logistic(V.address(net), forget_gate[j], V.address(y_forget), j, n_loop, proto)
             if out_gate[j] >= 0 and not peephole:
-                _logistic(net, out_gate[j], y_out, j, proto)
+                _logistic(V.address(net), out_gate[j], V.address(y_out), j, n_loop, proto)
         for c in range(n_cells):
-            _squash(g_code, net, cell_unit[c], g, g_prime, c, proto)
+            _squash(g_code, V.address(net), cell_unit[c], V.address(g), V.address(g_prime), c,
+                    n_loop, proto)
         if forget or peephole:
             for c in range(n_cells):
                 V.store(state_prev, c * L, V.load(state, c * L, proto))
@@ -341,21 +356,22 @@ def run_lanes(
             V.store(state, c * L, V.add(kept, V.mul(yi, gc)))
             if learn:
                 gu = in_gate[j]
+                row = c * n_src  # of this cell's traces
                 if scaled:
-                    _scale_row(tr_cell, c, phi, h_lo[cu], h_hi[cu], proto)
-                    _scale_row(tr_gate, c, phi, h_lo[gu], h_hi[gu], proto)
-                _add_sources(tr_cell, c, V.mul(V.load(g_prime, c * L, proto), yi),
-                             h_lo[cu], h_hi[cu], src, n_hid, n_in, x, sym, xval, s, proto)
+                    _scale_row(V.address(tr_cell), row, phi, h_lo[cu], h_hi[cu], proto)
+                    _scale_row(V.address(tr_gate), row, phi, h_lo[gu], h_hi[gu], proto)
+                _add_sources(V.address(tr_cell), row, V.mul(V.load(g_prime, c * L, proto), yi),
+                             h_lo[cu], h_hi[cu], V.address(src), n_hid, inputs, proto)
                 gate_part = V.mul(V.mul(gc, yi), V.sub(one, yi))
-                _add_sources(tr_gate, c, gate_part,
-                             h_lo[gu], h_hi[gu], src, n_hid, n_in, x, sym, xval, s, proto)
+                _add_sources(V.address(tr_gate), row, gate_part,
+                             h_lo[gu], h_hi[gu], V.address(src), n_hid, inputs, proto)
                 if forget:
                     fu = forget_gate[j]
                     forget_part = V.mul(V.mul(V.load(state_prev, c * L, proto), phi),
                                         V.sub(one, phi))
-                    _scale_row(tr_forget, c, phi, h_lo[fu], h_hi[fu], proto)
-                    _add_sources(tr_forget, c, forget_part,
-                                 h_lo[fu], h_hi[fu], src, n_hid, n_in, x, sym, xval, s, proto)
+                    _scale_row(V.address(tr_forget), row, phi, h_lo[fu], h_hi[fu], proto)
+                    _add_sources(V.address(tr_forget), row, forget_part,
+                                 h_lo[fu], h_hi[fu], V.address(src), n_hid, inputs, proto)
                 if peephole:
                     for c2 in range(n_cells):
                         if cell_block[c2] == j:
@@ -376,17 +392,19 @@ def run_lanes(
                         V.load(state, c * L, proto))))
             for j in range(n_blocks):
                 if out_gate[j] >= 0:
-                    _logistic(net, out_gate[j], y_out, j, proto)
+                    _logistic(V.address(net), out_gate[j], V.address(y_out), j, n_loop, proto)
         for c in range(n_cells):
-            _squash(h_code, state, c, hs, hs_prime, c, proto)
+            _squash(h_code, V.address(state), c, V.address(hs), V.address(hs_prime), c, n_loop,
+                    proto)
             V.store(osrc, (n_in + c) * L, V.mul(V.load(y_out, cell_block[c] * L, proto),
                                                 V.load(hs, c * L, proto)))
         # outputs from the cells of this same step
         for k in range(n_out):
-            V.store(net_out, k * L, _dot(wo, k, o_lo[k], o_hi[k], osrc, 0, n_in, x, sym, xval,
-                                         s, gathered, proto))
+            V.store(net_out, k * L, _dot(V.address(wo), k * n_osrc, o_lo[k], o_hi[k],
+                                         V.address(osrc), 0, inputs, proto))
+        # all outputs in one loop (one vectorised run of n_out·L values, even for one lane)
+        _logistic(V.address(net_out), 0, V.address(y), 0, n_out * n_loop, proto)
         for k in range(n_out):
-            _logistic(net_out, k, y, k, proto)
             yk = V.load(y, k * L, proto)
             V.store(outputs, (s * n_out + k) * L, yk)
             V.store(err_out, k * L, V.mul(V.mul(yk, V.sub(one, yk)),
@@ -423,47 +441,50 @@ def run_lanes(
             for k in range(n_out):
                 e = V.mul(a, V.load(err_out, k * L, proto))
                 if every_lane:
-                    _add_sources(upd_o, k, e, o_lo[k], o_hi[k], osrc, 0, n_in, x, sym, xval, s,
-                                 proto)
+                    _add_sources(V.address(upd_o), k * n_osrc, e, o_lo[k], o_hi[k],
+                                 V.address(osrc), 0, inputs, proto)
                 else:
-                    _add_sources_where(upd_o, k, e, live, o_lo[k], o_hi[k], osrc, 0, n_in, x,
-                                       sym, xval, s, proto)
+                    _add_sources_where(V.address(upd_o), k * n_osrc, e, live, o_lo[k], o_hi[k],
+                                       V.address(osrc), 0, inputs, proto)
             for j in range(n_blocks):
                 u = out_gate[j]
                 if u >= 0:
                     yo = V.load(y_out, j * L, proto)
                     e = V.mul(V.mul(V.mul(a, yo), V.sub(one, yo)), V.load(err_ogate, j * L, proto))
                     if every_lane:
-                        _add_sources(upd_h, u, e, h_lo[u], h_hi[u], src, n_hid, n_in, x, sym,
-                                     xval, s, proto)
+                        _add_sources(V.address(upd_h), u * n_src, e, h_lo[u], h_hi[u],
+                                     V.address(src), n_hid, inputs, proto)
                     else:
-                        _add_sources_where(upd_h, u, e, live, h_lo[u], h_hi[u], src, n_hid,
-                                           n_in, x, sym, xval, s, proto)
+                        _add_sources_where(V.address(upd_h), u * n_src, e, live, h_lo[u],
+                                           h_hi[u], V.address(src), n_hid, inputs, proto)
                     if peephole:
                         for c in range(n_cells):
                             if cell_block[c] == j:
-                                _add_scaled(upd_p, (PEEP_OUT * n_cells + c) * L, e,
+                                _add_scaled(V.address(upd_p), (PEEP_OUT * n_cells + c) * L, e,
                                             V.load(state, c * L, proto), live, every_lane, proto)
             for c in range(n_cells):
                 e = V.mul(a, V.load(err_state, c * L, proto))
                 j = cell_block[c]
+                row = c * n_src  # of this cell's traces
                 u = cell_unit[c]
-                _add_traced(upd_h, u, e, live, every_lane, tr_cell, c, h_lo[u], h_hi[u], proto)
+                _add_traced(V.address(upd_h), u * n_src, e, live, every_lane, V.address(tr_cell),
+                            row, h_lo[u], h_hi[u], proto)
                 u = in_gate[j]
-                _add_traced(upd_h, u, e, live, every_lane, tr_gate, c, h_lo[u], h_hi[u], proto)
+                _add_traced(V.address(upd_h), u * n_src, e, live, every_lane, V.address(tr_gate),
+                            row, h_lo[u], h_hi[u], proto)
                 if forget:
                     u = forget_gate[j]
-                    _add_traced(upd_h, u, e, live, every_lane, tr_forget, c, h_lo[u], h_hi[u],
-                                proto)
+                    _add_traced(V.address(upd_h), u * n_src, e, live, every_lane,
+                                V.address(tr_forget), row, h_lo[u], h_hi[u], proto)
                 if peephole:
                     for c2 in range(n_cells):
                         if cell_block[c2] == j:
                             o = (c * n_cells + c2) * L
-                            _add_scaled(upd_p, (PEEP_IN * n_cells + c2) * L, e,
+                            _add_scaled(V.address(upd_p), (PEEP_IN * n_cells + c2) * L, e,
                                         V.load(tr_pin, o, proto), live, every_lane, proto)
                             if forget:
-                                _add_scaled(upd_p, (PEEP_FORGET * n_cells + c2) * L, e,
-                                            V.load(tr_pf, o, proto), live, every_lane, proto)
+                                _add_scaled(V.address(upd_p), (PEEP_FORGET * n_cells + c2) * L,
+                                            e, V.load(tr_pf, o, proto), live, every_lane, proto)
         if learn and alpha_decay != 1.0:
             a = V.mul(a, ad)
         # the hidden layer of this step becomes the source of the next one
@@ -494,8 +515,8 @@ def run_lanes(
         if stopping:
             n_dead = 0
             for l in range(L):
-                if live_now[l] and _wrong(targets, outputs, s, l, n_out, stop_tolerance,
-                                          stop_squared):
+                if live_now[l] and _wrong(V.address(targets), V.address(outputs), s, l, n_out,
+                                          stop_tolerance, stop_squared, proto):
                     stopped_at[l] = s
                     dead[l] = True
                 n_dead += dead[l]
