@@ -51,7 +51,6 @@ import numpy as np
 from .blocks import SequenceBlock
 from .criteria import Criterion
 from .errors import ParamError
-from .progress import TrialProgress
 
 #: the value of ``Task.protocol`` / ``TaskRun.protocol`` that selects this protocol
 CONTINUAL = "continual"
@@ -211,20 +210,14 @@ def run_continual(spec, task, learner, result, ckpt, capable: Sequence[str] | No
     cannot run a continual task (:func:`~seqbench.trial.run_trial` stores it as an error;
     ``capable``, the learners that can, completes the message)."""
     from .checkpoints import CARRIED_FIELDS
-    from .trial import _begin, _downsample, _limit, _must_stop
+    from .trial import _begin, _downsample, _limit, _must_stop, resumed_counters
 
     refuse_non_continual(spec.task, learner, capable)
     learner, run, saved = _begin(spec, task, learner, result, ckpt)
     result.check_every = 1  # the test round follows every training stream
-    progress = TrialProgress(spec.key)
-    seen = saved["seen"] if saved else 0
-    curve: list[tuple[int, float, float]] = saved["curve"] if saved else []
+    progress, seen, curve = resumed_counters(spec, result, saved, "seen")
     # the test round after ``seen`` training streams, as far as it has run
     tested: list[StreamOutcome] = list(saved["tested"]) if saved else []
-    if saved:
-        progress.update(seen, force=True)
-    else:
-        result.status = "budget_exhausted"
 
     def state() -> dict[str, Any]:  # everything the loop below needs to go on from here
         return {"learner": learner, "run": run, "seen": seen, "curve": curve,

@@ -435,13 +435,7 @@ def _fit(spec: TrialSpec, task, learner, result: TrialResult,
     criterion = run.criterion
     refuse_history_criterion(criterion, spec.task, spec.learner)
     data = saved["data"] if saved else fixed_training_set(run, learner)
-    progress = TrialProgress(spec.key)
-    presented = saved["presented"] if saved else 0
-    curve: list[tuple[int, float, float]] = saved["curve"] if saved else []
-    if saved:
-        progress.update(presented, force=True)
-    else:
-        result.status = "budget_exhausted"
+    progress, presented, curve = resumed_counters(spec, result, saved, "presented")
 
     def state() -> dict[str, Any]:  # everything the loop below needs to go on from here
         return {"learner": learner, "run": run, "data": data, "presented": presented,
@@ -486,6 +480,21 @@ def _fit(spec: TrialSpec, task, learner, result: TrialResult,
     result.metrics.update(run.evaluate(learner.predict))
     result.curve = _downsample(curve)
     return learner
+
+
+def resumed_counters(spec: TrialSpec, result: TrialResult, saved: dict | None, count: str
+                     ) -> tuple[TrialProgress, int, list[tuple[int, float, float]]]:
+    """A trial loop's progress reporter, its count of work done (``saved[count]``) and its
+    curve so far: from the checkpoint ``saved`` when resuming, else fresh (and the result
+    marked ``budget_exhausted`` until the loop decides otherwise)."""
+    progress = TrialProgress(spec.key)
+    done = int(saved[count]) if saved else 0
+    curve: list[tuple[int, float, float]] = saved["curve"] if saved else []
+    if saved:
+        progress.update(done, force=True)
+    else:
+        result.status = "budget_exhausted"
+    return progress, done, curve
 
 
 def _limit(ckpt: Checkpoints) -> str:

@@ -13,6 +13,7 @@ from seqbench.contracts import Learner, StepRule, TaskStreams
 from seqbench.continual import first_wrong, run_stream, truncate
 from seqbench.errors import ParamError
 from seqbench.params import Param, resolve_params
+from seqbench.progress import TrialProgress
 from seqbench.plugins import Registry
 from seqbench.runner import _batched, execute, plan
 from seqbench.store import Store
@@ -337,7 +338,7 @@ def test_a_resumed_trial_equals_an_uninterrupted_one(tmp_path, registry, monkeyp
     spec = _spec(budget=6, train_err_every=11, learned_after=5, test_err_at=(-1, 40, 70))
     whole = run_trial(spec, registry)
     assert whole.status == "solved" and whole.sequences_to_success == 5
-    update = continual_mod.TrialProgress.update
+    update = TrialProgress.update
     calls = [0]
 
     def interrupting(self, sequences, force=False):
@@ -347,7 +348,7 @@ def test_a_resumed_trial_equals_an_uninterrupted_one(tmp_path, registry, monkeyp
         return update(self, sequences, force)
 
     with monkeypatch.context() as m:
-        m.setattr(continual_mod.TrialProgress, "update", interrupting)
+        m.setattr(TrialProgress, "update", interrupting)
         with pytest.raises(KeyboardInterrupt):
             run_trial(spec, registry, checkpoint_dir=tmp_path, checkpoint_every=1e-9)
     assert checkpoint_path(tmp_path, spec.key).exists()
