@@ -8,7 +8,6 @@ import sqlite3
 import numpy as np
 import pytest
 
-from seqbench import continual as continual_mod
 from seqbench.contracts import Learner, StepRule, TaskStreams
 from seqbench.continual import first_wrong, run_stream, truncate
 from seqbench.errors import ParamError
