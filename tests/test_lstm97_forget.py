@@ -253,7 +253,7 @@ def test_a_training_stream_stops_after_its_first_wrong_step():
 
 def _start(net):
     from seqbench_learners.lstm97.learner import _Carry
-    net._carry = _Carry(net.layout, 1, True, True)
+    net._carry = _Carry(net.layout, 1, True)
     net._carry.resets = False
     return net._carry
 

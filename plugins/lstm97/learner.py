@@ -109,30 +109,30 @@ class LSTM97(Learner):
         p, spec = self.params, self._spec
         return build_layout(spec.n_inputs, spec.n_outputs, blocks, p["block_size"],
                             p["output_gate"], p["connectivity"], p["bias"],
-                            forget_gate=p.get("forget_gate", False),
-                            recurrence=p.get("recurrence", "all"),
-                            output_shortcuts=p.get("output_shortcuts", False))
+                            forget_gate=_option(p, "forget_gate"),
+                            recurrence=_option(p, "recurrence"),
+                            output_shortcuts=_option(p, "output_shortcuts"))
 
     def build(self, spec: TaskSpec, rng: np.random.Generator) -> None:
         p = self.params
         self._spec = spec
         sequential = p["construction"] == "sequential"
-        if sequential and (p.get("forget_gate") or p.get("peepholes")
-                           or p.get("recurrence", "all") != "all" or p.get("output_shortcuts")):
+        if sequential and (_option(p, "forget_gate") or _option(p, "peepholes")
+                           or _option(p, "recurrence") != "all" or _option(p, "output_shortcuts")):
             raise ParamError("construction=sequential grows the 1997 net only; it does not "
                              "combine with forget_gate, peepholes, recurrence=cells or "
                              "output_shortcuts")
-        if p.get("forget_gate") and p.get("state_decay", 1.0) != 1.0:
+        if _option(p, "forget_gate") and _option(p, "state_decay") != 1.0:
             raise ParamError("state_decay is the fixed stand-in for a forget gate; use one of "
                              "forget_gate and state_decay, not both")
         self.full_layout = self._layout(p["blocks"])
         self._full_wh, self._full_wo = initial_weights(
             self.full_layout, rng, p["init_range"], p["random_bias_range"],
             tuple(p["input_gate_bias"]), tuple(p["output_gate_bias"]),
-            tuple(p.get("forget_gate_bias", ())), p.get("bias_offsets", False),
+            tuple(_option(p, "forget_gate_bias")), _option(p, "bias_offsets"),
         )
         self.wp = initial_peepholes(self.full_layout, rng, p["init_range"],
-                                    p.get("peepholes", False))
+                                    _option(p, "peepholes"))
         self.alpha = float(p["learning_rate"])
         self._carry = None  # a continual stream's state between calls
         self.drift = None  # the drift probe's findings, once made
@@ -159,7 +159,7 @@ class LSTM97(Learner):
             self._index = stage_index(self.full_layout, self.layout)
             self.wh = self._full_wh[np.ix_(*self._index[:2])]
             self.wo = np.ascontiguousarray(self._full_wo[:, self._index[2]])
-        if blocks and self.grown_at and self.params.get("grown_block_outgoing") == "zero":
+        if blocks and self.grown_at and _option(self.params, "grown_block_outgoing") == "zero":
             self._silence_block(blocks - 1)
 
     def _silence_block(self, j: int) -> None:
@@ -184,7 +184,7 @@ class LSTM97(Learner):
         return self.full_layout.n_weights + int(self._peep_mask().sum())
 
     def _peep_mask(self) -> np.ndarray:
-        return peephole_mask(self.full_layout, self.params.get("peepholes", False))
+        return peephole_mask(self.full_layout, _option(self.params, "peepholes"))
 
     #: trials of one configuration train together in one kernel call, as SIMD lanes
     #: (:meth:`train_batch`); 16 lanes fill four AVX2 (two AVX-512) registers per operation
@@ -316,9 +316,7 @@ class LSTM97(Learner):
         if self.params["update"] != "step":
             raise ParamError("continual streams learn at every step (update=step)")
         if self._carry is None:
-            p = self.params
-            self._carry = _Carry(self.layout, 1, p.get("forget_gate", False),
-                                 p.get("peepholes", False))
+            self._carry = _Carry(self.layout, 1, _option(self.params, "peepholes"))
         self._carry.resets = resets
         stopped = np.zeros(1, np.int64)
         self._run_lanes([self], [block], mode, carry=self._carry, rule=rule, stopped_at=stopped)
@@ -374,7 +372,7 @@ class LSTM97(Learner):
     def _probe_drift(self, block: SequenceBlock) -> None:
         """With ``drift_probe``, before the first weight change: how far the initial net's
         states drift over the first training sequence (H&S97 Sec. 4's internal state drift)."""
-        if not self.params.get("drift_probe") or getattr(self, "drift", None) is not None:
+        if not _option(self.params, "drift_probe") or getattr(self, "drift", None) is not None:
             return
         from . import reference
 
@@ -382,9 +380,9 @@ class LSTM97(Learner):
         run = reference.run_sequence(
             self.layout, self.wh, self.wo, block.inputs[0, :n], block.targets[0, :n],
             block.target_mask[0, :n], self.params["g"], self.params["h"], mode="forward",
-            wp=self.wp[:, :self.layout.n_cells] if self.params.get("peepholes") else None,
-            state_decay=self.params.get("state_decay", 1.0),
-            reset_activation=self.params.get("reset_activation", 0.0))
+            wp=self.wp[:, :self.layout.n_cells] if _option(self.params, "peepholes") else None,
+            state_decay=_option(self.params, "state_decay"),
+            reset_activation=_option(self.params, "reset_activation"))
         if not self.layout.n_cells:
             self.drift = {}
             return
@@ -406,6 +404,12 @@ class LSTM97(Learner):
         return {**found, **(getattr(self, "drift", None) or {})}
 
 
+def _option(params, name: str):
+    """A parameter's value, or its declared default when ``params`` (built by hand rather than
+    resolved by the harness) leaves it out."""
+    return params[name] if name in params else LSTM97.params[name].default
+
+
 def run_kernel(layout: Layout, params, blocks: list[SequenceBlock], wh, wo, wp, alphas,
                mode: int, carry: _Carry | None = None, rule: StepRule = _NO_STOP,
                stopped_at: np.ndarray | None = None):
@@ -424,18 +428,17 @@ def run_kernel(layout: Layout, params, blocks: list[SequenceBlock], wh, wo, wp, 
     keep = mode in (SEQUENCE, ACCUMULATE)
     dwh = np.zeros_like(wh) if keep else _NO_DELTAS
     dwo = np.zeros_like(wo) if keep else _NO_DELTAS
-    dwp = np.zeros_like(wp)
-    state = carry or _Carry(layout, len(blocks), p.get("forget_gate", False),
-                            p.get("peepholes", False))
+    dwp = np.zeros_like(wp) if keep else _NO_DELTAS
+    state = carry or _Carry(layout, len(blocks), _option(p, "peepholes"))
     stops = np.zeros(len(blocks), np.int64) if stopped_at is None else stopped_at
     out = lanes.outputs()
     run_lanes(
         lanes.x, lanes.sym, lanes.xval, lanes.targets, lanes.target_mask, lanes.first,
         lanes.last, wh, wo, wp, layout.h_lo, layout.h_hi, layout.o_lo, layout.o_hi,
         layout.in_gate, layout.out_gate, layout.forget_gate, layout.cell_unit, layout.cell_block,
-        SQUASH[p["g"]], SQUASH[p["h"]], bool(p.get("peepholes", False)),
-        float(p.get("state_decay", 1.0)), float(p.get("reset_activation", 0.0)),
-        alphas, float(p.get("learning_rate_decay", 1.0)), mode,
+        SQUASH[p["g"]], SQUASH[p["h"]], bool(_option(p, "peepholes")),
+        float(_option(p, "state_decay")), float(_option(p, "reset_activation")),
+        alphas, float(_option(p, "learning_rate_decay")), mode,
         state.src, state.state, state.tr_cell, state.tr_gate, state.tr_forget,
         state.tr_pin, state.tr_pf, float(rule.tolerance), bool(rule.squared), stops,
         dwh, dwo, dwp, out, (0.0,) * len(blocks),
@@ -447,13 +450,14 @@ class _Carry:
     """What a stream carries from one kernel call to the next: previous activations, states and
     traces (the kernel's layout of them, lanes last)."""
 
-    def __init__(self, layout: Layout, lanes: int, forget: bool, peepholes: bool):
+    def __init__(self, layout: Layout, lanes: int, peepholes: bool):
         n_src, n_cells = layout.n_src, layout.n_cells
         self.src = np.zeros((n_src, lanes))
         self.state = np.zeros((n_cells, lanes))
         self.tr_cell = np.zeros((n_cells, n_src, lanes))
         self.tr_gate = np.zeros((n_cells, n_src, lanes))
-        self.tr_forget = np.zeros((n_cells, n_src, lanes) if forget else (0, 0, lanes))
+        self.tr_forget = np.zeros((n_cells, n_src, lanes) if layout.has_forget_gates
+                                  else (0, 0, lanes))
         self.tr_pin = np.zeros((n_cells, n_cells, lanes) if peepholes else (0, 0, lanes))
         self.tr_pf = np.zeros_like(self.tr_pin)
         #: a stream that has not run a step yet starts with a reset
