@@ -197,6 +197,18 @@ def _task_title(task: str) -> str:
     return html.escape(task) + (f" <small>— {html.escape(summary)}</small>" if summary else "")
 
 
+def _continual_note(task: str) -> str:
+    """For a continual task, how to read the captions (written for the block protocol)."""
+    from .plots import CONTINUAL_UNITS, units_for
+
+    if units_for(task) is not CONTINUAL_UNITS:
+        return ""
+    return (" A continual task: its unit of work is the training stream, so read "
+            "<i>training streams</i> wherever a caption says sequences; a curve point is one "
+            "training stream (left: one wrong prediction over the symbols it ran, or 0 when it "
+            "reached the training cap; right: the fraction of its symbols predicted right).")
+
+
 def build_report(db: str | os.PathLike, out: str | os.PathLike = DEFAULT_OUT,
                  task: str | None = None) -> Report:
     """Write ``out/index.html`` (figures embedded) and the figures' PNGs beside it, from the
@@ -264,7 +276,8 @@ def build_report(db: str | os.PathLike, out: str | os.PathLike = DEFAULT_OUT,
         sections.append(
             f'<section id="task-{slug}"><h2>{_task_title(name)}</h2>'
             f'<p class="note">{n_trials} stored trial{"s" if n_trials != 1 else ""} in '
-            f'{len(configs)} configuration{"s" if len(configs) != 1 else ""}.</p>'
+            f'{len(configs)} configuration{"s" if len(configs) != 1 else ""}.'
+            f"{_continual_note(name)}</p>"
             f"{_table_html(rows, distinctions)}{_notes_html(rows, labels)}"
             + "".join(figures_html) + "</section>")
 

@@ -46,6 +46,41 @@ class ConfigData:
     color: str = "C0"
 
 
+@dataclass(frozen=True)
+class Units:
+    """What a task's figures count and plot: sequences for the block protocol, training streams
+    for a continual task (where a trial's curve point is one training stream)."""
+
+    count: str = "sequences presented"  #: the x axis of the KM and curve figures
+    to_success: str = "sequences to success"  #: the y axis of the success figure
+    error: str = "mean training error"  #: the left curve panel
+    correct: str = "fraction of training sequences correct"  #: the right curve panel
+
+
+BLOCK_UNITS = Units()
+CONTINUAL_UNITS = Units(
+    count="training streams presented",
+    to_success="training streams to success",
+    error="wrong predictions per symbol of a training stream",
+    correct="fraction of a training stream's symbols predicted right",
+)
+
+
+def units_for(task: str) -> Units:
+    """The units of ``task``'s figures: :data:`CONTINUAL_UNITS` when the installed task plugin
+    follows the continual protocol, else (also when the plugin is not installed) the block
+    protocol's."""
+    from .continual import is_continual
+
+    try:
+        from .plugins import get_registry
+
+        cls = get_registry().tasks.get(task)
+    except Exception:
+        cls = None
+    return CONTINUAL_UNITS if cls is not None and is_continual(cls) else BLOCK_UNITS
+
+
 def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -182,7 +217,7 @@ def km_figure(configs: Sequence[ConfigData], task: str) -> bytes:
     ax.set_xlim(x0, x1 * (1.15 if log else 1.04) if x1 > 0 else 1.0)
     _counts_axis(ax, "x", log)
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel("sequences presented" + (" (log scale)" if log else ""))
+    ax.set_xlabel(units_for(task).count + (" (log scale)" if log else ""))
     ax.set_ylabel("fraction of trials solved")
     ax.set_title(f"{task}: Kaplan-Meier fraction solved", fontsize=11)
     ax.grid(True, alpha=0.3)
@@ -242,8 +277,8 @@ def curves_figure(configs: Sequence[ConfigData], task: str) -> bytes:
     xs = [float(b[0][0]) for b in bands.values() if b] + \
          [float(b[0][-1]) for b in bands.values() if b]
     log = _use_log(xs)
-    for ax, col, name in ((axes[0], 1, "mean training error"),
-                          (axes[1], 2, "fraction of training sequences correct")):
+    units = units_for(task)
+    for ax, col, name in ((axes[0], 1, units.error), (axes[1], 2, units.correct)):
         any_curve = False
         for c in configs:
             band = bands[(id(c), col)]
@@ -259,7 +294,7 @@ def curves_figure(configs: Sequence[ConfigData], task: str) -> bytes:
                 ax.plot(grid, q50, color=c.color, lw=1.8, label=label)
             any_curve = True
         _counts_axis(ax, "x", log)
-        ax.set_xlabel("sequences presented" + (" (log scale)" if log else ""))
+        ax.set_xlabel(units.count + (" (log scale)" if log else ""))
         ax.set_ylabel(name)
         if col == 2:
             ax.set_ylim(-0.03, 1.03)
@@ -335,8 +370,9 @@ def success_figure(configs: Sequence[ConfigData], task: str) -> bytes:
     ax.set_xlim(-0.6, len(configs) - 0.4)
     ax.margins(y=0.1)
     _counts_axis(ax, "y", log)
-    ax.set_ylabel("sequences to success" + (" (log scale)" if log else ""))
-    ax.set_title(f"{task}: sequences to success per trial", fontsize=11)
+    to_success = units_for(task).to_success
+    ax.set_ylabel(to_success + (" (log scale)" if log else ""))
+    ax.set_title(f"{task}: {to_success} per trial", fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
     if not ys_all:
         _message(ax, "no trial solved or ran; nothing to show")

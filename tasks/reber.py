@@ -42,7 +42,8 @@ authors released later (JKU); the text does not rule them out, and the defaults 
     curve, the periodic success test and the final test. With ``next`` targets it cannot be met:
     at every fork of the grammar (the first is the symbol after ``B``) the next symbol is a fair
     coin the net cannot foresee, and no output is within 0.49 of both 0 and 1, so some string of
-    the sets always fails; pair it with ``target_coding=legal``.
+    the sets always fails. The pairing is therefore refused before any trial runs; use
+    ``target_coding=legal``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ import numpy as np
 from seqbench.blocks import SequenceBlock
 from seqbench.contracts import Task, TaskRun, TaskSpec, TaskStreams
 from seqbench.criteria import PeriodicCheck
+from seqbench.errors import ParamError
 from seqbench.hookspecs import hookimpl
 from seqbench.params import Param, neutral
 
@@ -245,6 +247,15 @@ def winner_steps(block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
     return lowest_legal > highest_other
 
 
+def check_rule(params: dict) -> None:
+    """Refuse, in one line before any trial runs, a success rule that can never hold:
+    ``success=threshold`` with one-hot ``next`` targets (the module docstring says why)."""
+    if params.get("success") == "threshold" and params.get("target_coding") == "next":
+        raise ParamError("success=threshold can never be met with target_coding=next (at every "
+                         "fork of the grammar the next symbol is a coin flip); use "
+                         "target_coding=legal, or success=winner")
+
+
 def threshold_steps(block: SequenceBlock, outputs: np.ndarray, threshold: float) -> np.ndarray:
     """Per step (n, T): every output's absolute error against its target is below
     ``threshold`` (``success=threshold``)."""
@@ -369,6 +380,7 @@ class EmbeddedReber(Task):
     }
 
     def spec(self) -> TaskSpec:
+        check_rule(self.params)
         return TaskSpec(n_inputs=len(SYMBOLS), n_outputs=len(SYMBOLS), targets="every_step")
 
     def dataset_index(self, trial: int) -> int:

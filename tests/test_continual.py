@@ -419,3 +419,32 @@ def test_run_stream_stops_at_the_cap_and_at_a_wrong_step():
 
     outcome, _ = run_stream(wrong_at_30, stream_blocks(np.random.default_rng(2), 16), 10_000)
     assert outcome == (29, 30, True)
+
+
+def test_the_report_counts_training_streams_for_a_continual_task(tmp_path, registry,
+                                                                 monkeypatch):
+    from seqbench import plots
+    from seqbench.html_report import build_report
+
+    assert plots.units_for("continual-reber") is plots.CONTINUAL_UNITS
+    assert plots.units_for("reber") is plots.BLOCK_UNITS
+    assert plots.units_for("no-such-task") is plots.BLOCK_UNITS
+    (config,) = plan(registry, "continual-reber", [("oracle", None)], trials=2, budget=10,
+                     task_params={k: str(v) for k, v in SMALL.items()},
+                     learner_params={"learned_after": "2"})
+    with Store(tmp_path / "c.db") as store:
+        execute(config.specs(), store, registry=registry)
+    labels = []
+    real_png = plots._png
+
+    def keep_labels(fig):
+        labels.extend(label for ax in fig.axes for label in (ax.get_xlabel(), ax.get_ylabel()))
+        return real_png(fig)
+
+    monkeypatch.setattr(plots, "_png", keep_labels)
+    report = build_report(tmp_path / "c.db", tmp_path / "out")
+    page = report.index.read_text(encoding="utf-8")
+    assert "unit of work is the training stream" in page
+    assert plots.CONTINUAL_UNITS.count in labels and plots.CONTINUAL_UNITS.error in labels
+    assert plots.CONTINUAL_UNITS.to_success in labels
+    assert not any("sequences" in label for label in labels)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from seqbench.contracts import TaskStreams
+from seqbench.errors import ParamError
 from seqbench.plugins import get_registry
 from seqbench.runner import plan
 from seqbench_tasks.reber import (
@@ -249,5 +250,15 @@ def test_the_new_parameters_at_their_defaults_keep_the_resume_keys():
               "d24df08e958a0804ac201057d49315805e500e0381dfb580b7c8138c09c389fd"]
     assert _reber_keys() == before
     assert _reber_keys(order="random", success="winner", threshold=0.49) == before
-    for changed in ({"order": "epochs"}, {"success": "threshold"}, {"threshold": 0.3}):
+    for changed in ({"order": "epochs"}, {"success": "threshold", "target_coding": "legal"},
+                    {"threshold": 0.3}):
         assert set(_reber_keys(**changed)).isdisjoint(before), changed
+
+
+def test_a_threshold_rule_that_can_never_hold_is_refused_before_any_trial():
+    with pytest.raises(ParamError) as why:
+        _reber_keys(success="threshold")
+    message = str(why.value)
+    assert "\n" not in message and "target_coding=legal" in message
+    assert "target_coding=next" in message
+    assert len(_reber_keys(success="threshold", target_coding="legal")) == 2
