@@ -256,7 +256,8 @@ def neutral_names(declared, values: Mapping[str, Any], prefix: str) -> frozenset
     return frozenset(f"{prefix}.{k}" for k in at_neutral(declared, values))
 
 
-#: sequences of the short trial that calibrates a cost estimate when nothing is stored
+#: sequences of the longer of the two short trials that calibrate a cost estimate when nothing is
+#: stored; the shorter runs a tenth of it
 CALIBRATION_SEQUENCES = 1000
 
 
@@ -266,8 +267,11 @@ def estimate_cost(config: Config, stored: Sequence[Mapping[str, Any]],
     trials): ``estimated_s`` (stored trials' mean wall time, else the budget at the calibrated
     speed) and ``worst_case_s`` (every trial runs its whole budget), with the ``basis``.
 
-    The speed comes from the stored trials' seconds per sequence, or else from one short trial
-    of :data:`CALIBRATION_SEQUENCES` sequences run now (compile time excluded).
+    The speed comes from the stored trials' seconds per sequence, or else from two short trials
+    run now (compile time excluded), of :data:`CALIBRATION_SEQUENCES` and a tenth of it. Their
+    difference separates the cost per training sequence from what a trial costs once whatever
+    its length (building the data, the final test): a task whose final test outweighs a short
+    run's training (Exp. 2b judges 10,000 test sequences) would otherwise look ten times dearer.
     """
     to_run = config.trials - len(stored)
     if to_run <= 0:
@@ -280,20 +284,41 @@ def estimate_cost(config: Config, stored: Sequence[Mapping[str, Any]],
                 "worst_case_s": per_sequence * config.budget * to_run,
                 "basis": f"{len(with_work)} stored trials"}
     spec = config.specs()[0]
-    short = TrialSpec(task=spec.task, learner=spec.learner, task_params=spec.task_params,
-                      learner_params=spec.learner_params, seed=spec.seed, trial=0,
-                      budget=min(config.budget, CALIBRATION_SEQUENCES), versions=spec.versions,
-                      neutral=spec.neutral)
-    result = run_trial(short, registry)
-    if result.status == "error" or not result.sequences:
-        return {"estimated_s": None, "worst_case_s": None, "basis": "calibration failed"}
-    per_sequence = result.wall_s / result.sequences
-    worst = per_sequence * config.budget * to_run
+
+    def calibrate(budget: int) -> TrialResult:
+        short = TrialSpec(task=spec.task, learner=spec.learner, task_params=spec.task_params,
+                          learner_params=spec.learner_params, seed=spec.seed, trial=0,
+                          budget=min(config.budget, budget), versions=spec.versions,
+                          neutral=spec.neutral)
+        return run_trial(short, registry)
+
+    failed = {"estimated_s": None, "worst_case_s": None, "basis": "calibration failed"}
+    long = calibrate(CALIBRATION_SEQUENCES)  # first: it also warms what a first trial loads
+    if long.status == "error" or not long.sequences:
+        return failed
     # a calibration trial that solved or stopped on its own is one whole trial: a better guess
-    whole = result.status in ("solved", "stopped")
-    return {"estimated_s": result.wall_s * to_run if whole else worst, "worst_case_s": worst,
-            "basis": f"a {result.sequences}-sequence calibration run"
-            + (f" ({result.status})" if whole else "")}
+    if long.status in ("solved", "stopped"):
+        worst = long.wall_s / long.sequences * config.budget * to_run
+        return {"estimated_s": long.wall_s * to_run, "worst_case_s": max(worst, 0.0),
+                "basis": f"a {long.sequences}-sequence calibration run ({long.status})"}
+    short = calibrate(max(1, CALIBRATION_SEQUENCES // 10))
+    if short.status == "error" or not short.sequences:
+        return failed
+    per_sequence, once = _cost_line(short, long)
+    worst = (once + per_sequence * config.budget) * to_run
+    return {"estimated_s": worst, "worst_case_s": worst,
+            "basis": f"calibration runs of {short.sequences:,} and {long.sequences:,} sequences"}
+
+
+def _cost_line(short: TrialResult, long: TrialResult) -> tuple[float, float]:
+    """Seconds per sequence and seconds per trial whatever its length, from two calibration
+    trials of different lengths (wall time = once + per sequence x sequences). Timing noise that
+    makes the shorter trial look dearer falls back to the longer trial's plain average."""
+    extra = long.sequences - short.sequences
+    slope = (long.wall_s - short.wall_s) / extra if extra > 0 else 0.0
+    if slope <= 0.0:
+        return long.wall_s / long.sequences, 0.0
+    return slope, max(0.0, long.wall_s - slope * long.sequences)
 
 
 @dataclass

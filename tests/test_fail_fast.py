@@ -131,3 +131,19 @@ def test_json_carries_numbers_as_numbers_and_missing_values_as_null(tmp_path):
     assert row["sequences_km"] == {"q25": None, "q50": None, "q75": None}
     assert row["sequences_to_success"] is None and isinstance(row["ns_per_step"], float)
     assert row["paper"]["comparable"] is True and row["paper"]["success_rate"] == 0.0
+
+
+def test_the_calibrated_cost_separates_a_trials_fixed_part_from_its_training():
+    from seqbench.runner import _cost_line
+    from seqbench.trial import TrialResult
+
+    def ran(sequences, wall_s):
+        result = TrialResult.__new__(TrialResult)
+        result.sequences, result.wall_s = sequences, wall_s
+        return result
+
+    # 5 s of final test and 0.6 ms per sequence: 100 sequences take 5.06 s, 1000 take 5.6 s
+    per_sequence, once = _cost_line(ran(100, 5.06), ran(1000, 5.6))
+    assert per_sequence == pytest.approx(6e-4) and once == pytest.approx(5.0)
+    # noise that makes the short run dearer falls back to the long run's plain average
+    assert _cost_line(ran(100, 2.0), ran(1000, 1.0)) == (1e-3, 0.0)
