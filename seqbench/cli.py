@@ -245,6 +245,7 @@ def _execute_with_progress(configs, path, jobs: int, executor: str, scheduler: s
     Returns the :class:`~seqbench.runner.Execution`."""
     from .progress import Display
     from .runner import execute
+    from .units import units_for
 
     if jobs < 1:  # before the store is touched
         raise SeqbenchError(f"--jobs must be at least 1, got {jobs}")
@@ -264,9 +265,9 @@ def _execute_with_progress(configs, path, jobs: int, executor: str, scheduler: s
                   f"{'s' if n_configs != 1 else ''}; store {path}")
         with Display(to_run, jobs, quiet, {s.key: s.budget for s in specs}) as display:
             def progress(spec, row, i, total):
-                seq = row["sequences_to_success"]
-                what = f"solved after {seq:,} sequences" if seq else \
-                    f"{row['status']} after {row['sequences']:,} sequences"
+                seq, unit = row["sequences_to_success"], units_for(spec.task).noun
+                what = f"solved after {seq:,} {unit}" if seq else \
+                    f"{row['status']} after {row['sequences']:,} {unit}"
                 if row["status"] == "error":
                     what = "error: " + (row.get("error") or "").splitlines()[0]
                 display.trial_done(

@@ -199,7 +199,7 @@ def _task_title(task: str) -> str:
 
 def _continual_note(task: str) -> str:
     """For a continual task, how to read the captions (written for the block protocol)."""
-    from .plots import CONTINUAL_UNITS, units_for
+    from .units import CONTINUAL_UNITS, units_for
 
     if units_for(task) is not CONTINUAL_UNITS:
         return ""

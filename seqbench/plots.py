@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .units import units_for
+
 #: pixels per inch of the PNGs; figure sizes below are in inches
 DPI = 100
 #: an axis turns logarithmic when its largest positive value is this many times its smallest
@@ -44,41 +46,6 @@ class ConfigData:
     #: trial key -> [(sequences, train_error, train_correct), ...]
     curves: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict)
     color: str = "C0"
-
-
-@dataclass(frozen=True)
-class Units:
-    """What a task's figures count and plot: sequences for the block protocol, training streams
-    for a continual task (where a trial's curve point is one training stream)."""
-
-    count: str = "sequences presented"  #: the x axis of the KM and curve figures
-    to_success: str = "sequences to success"  #: the y axis of the success figure
-    error: str = "mean training error"  #: the left curve panel
-    correct: str = "fraction of training sequences correct"  #: the right curve panel
-
-
-BLOCK_UNITS = Units()
-CONTINUAL_UNITS = Units(
-    count="training streams presented",
-    to_success="training streams to success",
-    error="wrong predictions per symbol of a training stream",
-    correct="fraction of a training stream's symbols predicted right",
-)
-
-
-def units_for(task: str) -> Units:
-    """The units of ``task``'s figures: :data:`CONTINUAL_UNITS` when the installed task plugin
-    follows the continual protocol, else (also when the plugin is not installed) the block
-    protocol's."""
-    from .continual import is_continual
-
-    try:
-        from .plugins import get_registry
-
-        cls = get_registry().tasks.get(task)
-    except Exception:
-        cls = None
-    return CONTINUAL_UNITS if cls is not None and is_continual(cls) else BLOCK_UNITS
 
 
 def _figure(width: float, height: float):

@@ -425,10 +425,10 @@ def test_the_report_counts_training_streams_for_a_continual_task(tmp_path, regis
                                                                  monkeypatch):
     from seqbench import plots
     from seqbench.html_report import build_report
+    from seqbench.units import BLOCK_UNITS, CONTINUAL_UNITS, units_for
 
-    assert plots.units_for("continual-reber") is plots.CONTINUAL_UNITS
-    assert plots.units_for("reber") is plots.BLOCK_UNITS
-    assert plots.units_for("no-such-task") is plots.BLOCK_UNITS
+    assert units_for("continual-reber") is CONTINUAL_UNITS
+    assert units_for("reber") is BLOCK_UNITS and units_for("no-such-task") is BLOCK_UNITS
     (config,) = plan(registry, "continual-reber", [("oracle", None)], trials=2, budget=10,
                      task_params={k: str(v) for k, v in SMALL.items()},
                      learner_params={"learned_after": "2"})
@@ -445,6 +445,16 @@ def test_the_report_counts_training_streams_for_a_continual_task(tmp_path, regis
     report = build_report(tmp_path / "c.db", tmp_path / "out")
     page = report.index.read_text(encoding="utf-8")
     assert "unit of work is the training stream" in page
-    assert plots.CONTINUAL_UNITS.count in labels and plots.CONTINUAL_UNITS.error in labels
-    assert plots.CONTINUAL_UNITS.to_success in labels
+    assert CONTINUAL_UNITS.count in labels and CONTINUAL_UNITS.error in labels
+    assert CONTINUAL_UNITS.to_success in labels
     assert not any("sequences" in label for label in labels)
+
+
+def test_the_per_trial_line_counts_training_streams(tmp_path):
+    from helpers import run_cli
+
+    out = run_cli(["compare", "--task", "continual-reber", "--learners",
+                   "lstm@gers2000-std-resets", "--trials", "1", "--budget", "2",
+                   "-t", "test_cap=500", "-t", "training_cap=500", "--db", str(tmp_path / "u.db")])
+    assert out.returncode == 0, out.stderr
+    assert "trial 0: budget_exhausted after 2 training streams" in out.stderr
