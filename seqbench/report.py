@@ -93,6 +93,9 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
         "test_error": _mean([(r.get("metrics") or {}).get("test_error") for r in trial_rows]),
         "metrics": {m: _mean([(r.get("metrics") or {}).get(m) for r in trial_rows])
                     for m in metric_names},
+        # a continual task's classes (seqbench.continual.final_metrics): trials good / rest
+        "good_rest": [sum((r.get("metrics") or {}).get(c) == 1.0 for r in trial_rows)
+                      for c in ("good", "rest")] if "good" in metric_names else None,
         "diagnostics": {m: _mean([_number((r.get("diagnostics") or {}).get(m))
                                   for r in trial_rows]) for m in diagnostic_names},
         # the learner's own units of work, averaged like sequences to success: over solved trials
@@ -205,11 +208,15 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
             *_paper_cells(p, r.get("work_units") or ()),
         ])
     at = header.index("test err")
-    header[at:at] = ["diverged", "errors"]
+    header[at:at] = ["good/rest", "timed out", "diverged", "errors"]
     for r, c in zip(rows, cells):
-        c[at:at] = [_fmt(r["statuses"].get("diverged", 0)), _fmt(r["statuses"].get("error", 0))]
+        good_rest = r.get("good_rest")
+        c[at:at] = ["-" if good_rest is None else f"{good_rest[0]}/{good_rest[1]}",
+                    *(_fmt(r["statuses"].get(s, 0)) for s in ("timeout", "diverged", "error"))]
     # columns that would be empty in every row are left out
     for name, shown in (("own work", any(r.get("work_to_success") for r in rows)),
+                        ("good/rest", any(r.get("good_rest") is not None for r in rows)),
+                        ("timed out", any(r["statuses"].get("timeout") for r in rows)),
                         ("diverged", any(r["statuses"].get("diverged") for r in rows)),
                         ("errors", any(r["statuses"].get("error") for r in rows))):
         if not shown:

@@ -230,14 +230,15 @@ def _build_once(task_cls, task_params: Mapping[str, Any], learner_cls, learner_p
 def _changes_preset(preset: Preset, task_cls, task_params: Mapping[str, Any], learner_cls,
                     learner_params: Mapping[str, Any]) -> bool:
     """Whether the command line's overrides change the configuration the preset describes
-    (the paper's figures are then not comparable)."""
-    def canonical(params: Mapping[str, Any]) -> dict[str, Any]:  # stored params are JSON: lists
-        return {k: to_jsonable(v) for k, v in params.items()}
+    (the paper's figures are then not comparable). Both sides are completed with the declared
+    defaults: a stored trial leaves out parameters at their neutral values."""
+    def canonical(cls, params: Mapping[str, Any]) -> dict[str, Any]:  # stored params are JSON
+        return {k: to_jsonable(v) for k, v in resolve_params(cls.params, params,
+                                                              cls.name).items()}
 
-    return (canonical(resolve_params(task_cls.params, preset.task_params, task_cls.name))
-            != canonical(task_params)
-            or canonical(resolve_params(learner_cls.params, preset.learner_params,
-                                        learner_cls.name)) != canonical(learner_params))
+    return (canonical(task_cls, preset.task_params) != canonical(task_cls, task_params)
+            or canonical(learner_cls, preset.learner_params)
+            != canonical(learner_cls, learner_params))
 
 
 def behaviour_versions(task_cls, learner_cls) -> dict[str, str]:

@@ -458,3 +458,6 @@ def test_the_per_trial_line_counts_training_streams(tmp_path):
                    "-t", "test_cap=500", "-t", "training_cap=500", "--db", str(tmp_path / "u.db")])
     assert out.returncode == 0, out.stderr
     assert "trial 0: budget_exhausted after 2 training streams" in out.stderr
+    header, row = out.stdout.splitlines()[0], out.stdout.splitlines()[2]
+    at = header.index("good/rest")
+    assert row[at:].split()[0] in ("1/0", "0/1") and "timed out" not in header

@@ -147,3 +147,14 @@ def test_the_calibrated_cost_separates_a_trials_fixed_part_from_its_training():
     assert per_sequence == pytest.approx(6e-4) and once == pytest.approx(5.0)
     # noise that makes the short run dearer falls back to the long run's plain average
     assert _cost_line(ran(100, 2.0), ran(1000, 1.0)) == (1e-3, 0.0)
+
+
+def test_a_stored_preset_trial_stays_comparable_with_its_neutral_parameters_left_out(tmp_path):
+    """lstm97's later options are stored only away from their neutral values; the summary read
+    back from the store must still see the preset's own configuration."""
+    db = str(tmp_path / "s.db")
+    out = run_cli(["compare", "--task", "reber", "--learners", "lstm@exp1-3x2-lr0.5",
+                   "--trials", "1", "--budget", "20", "--db", db, "-q"])
+    assert out.returncode == 0, out.stderr
+    (row,) = seqbench.load(db).summary()
+    assert row["paper"]["comparable"] is True and row["good_rest"] is None
