@@ -204,9 +204,10 @@ def _continual_note(task: str) -> str:
     if units_for(task) is not CONTINUAL_UNITS:
         return ""
     return (" A continual task: its unit of work is the training stream, so read "
-            "<i>training streams</i> wherever a caption says sequences; a curve point is one "
-            "training stream (left: one wrong prediction over the symbols it ran, or 0 when it "
-            "reached the training cap; right: the fraction of its symbols predicted right).")
+            "<i>training streams</i> wherever a caption says sequences. Its learning-curve "
+            "figure has one panel: how many symbols each training stream predicted right "
+            "before its first mistake (the training cap for a stream that reached it), on a "
+            "log scale; streams wrong at their first symbol fall below the axis.")
 
 
 def build_report(db: str | os.PathLike, out: str | os.PathLike = DEFAULT_OUT,

@@ -207,16 +207,19 @@ def km_figure(configs: Sequence[ConfigData], task: str) -> bytes:
 
 
 # -- 2. learning curves ------------------------------------------------------------------------
-def _curve_band(c: ConfigData, column: int):
-    """Grid of sequences, and the 25/50/75 % of one curve column across the trials there."""
+def _curve_band(c: ConfigData, column: int, transform=None):
+    """Grid of sequences, and the 25/50/75 % of one curve column (through ``transform``, an
+    elementwise function of the array of a trial's values, when given) across the trials
+    there."""
     import numpy as np
 
     series = []
     for t in c.trials:
         pts = c.curves.get(t["key"]) or []
         if pts:
+            y = np.array([p[column] for p in pts], float)
             series.append((t["status"] == "solved", np.array([p[0] for p in pts], float),
-                           np.array([p[column] for p in pts], float)))
+                           y if transform is None else transform(y)))
     if not series:
         return None
     grid = np.unique(np.concatenate([x for _, x, _ in series]))
@@ -235,9 +238,25 @@ def _curve_band(c: ConfigData, column: int):
     return grid, q25, q50, q75, len(series)
 
 
+def _stream_lengths(c: ConfigData):
+    """A continual curve's error rates (1 over a training stream's symbols, 0 when it reached
+    the training cap) as the symbols predicted right before the stream's first mistake."""
+    import numpy as np
+
+    cap = float((c.row.get("task_params") or {}).get("training_cap") or np.nan)
+
+    def length(rate):
+        with np.errstate(divide="ignore"):
+            return np.where(rate > 0, 1.0 / rate - 1.0, cap)
+    return length
+
+
 def curves_figure(configs: Sequence[ConfigData], task: str) -> bytes:
     """Median and 25-75 % band across trials of the training error and of the fraction of
-    training sequences correct, against sequences presented."""
+    training sequences correct, against sequences presented; for a continual task, of the
+    training streams' lengths instead (log scale), the one thing both those numbers encode."""
+    if units_for(task).length is not None:
+        return _stream_curves_figure(configs, task)
     fig = _figure(11, 4.6)
     axes = [fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)]
     bands = {(id(c), col): _curve_band(c, col) for c in configs for col in (1, 2)}
@@ -271,6 +290,38 @@ def curves_figure(configs: Sequence[ConfigData], task: str) -> bytes:
         elif col == 1:
             _legend_below(ax, ncol=1)
     fig.suptitle(f"{task}: learning curves (median line, 25–75 % band across trials)",
+                 fontsize=11)
+    return _png(fig)
+
+
+def _stream_curves_figure(configs: Sequence[ConfigData], task: str) -> bytes:
+    """:func:`curves_figure` for a continual task: one panel, each training stream's length."""
+    units = units_for(task)
+    fig = _figure(8.5, 4.8)
+    ax = fig.add_subplot()
+    bands = [(c, _curve_band(c, 1, _stream_lengths(c))) for c in configs]
+    xs = [float(b[0][i]) for _, b in bands if b for i in (0, -1)]
+    log = _use_log(xs)
+    any_curve = False
+    for c, band in bands:
+        if band is None:
+            continue
+        grid, q25, q50, q75, n = band
+        label = f"{c.label} ({n} trial{'s' if n != 1 else ''})"
+        ax.fill_between(grid, q25, q75, color=c.color, alpha=0.2, lw=0)
+        ax.plot(grid, q50, color=c.color, lw=1.8, marker="o" if len(grid) == 1 else None,
+                label=label)
+        any_curve = True
+    _counts_axis(ax, "x", log)
+    ax.set_xlabel(units.count + (" (log scale)" if log else ""))
+    ax.set_ylabel(units.length + " (log scale)", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    if any_curve:
+        ax.set_yscale("log")
+        _legend_below(ax, ncol=1)
+    else:
+        _message(ax, "no learning curves stored")
+    ax.set_title(f"{task}: training-stream length (median line, 25–75 % band across trials)",
                  fontsize=11)
     return _png(fig)
 

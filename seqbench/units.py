@@ -20,6 +20,9 @@ class Units:
     to_success: str = "sequences to success"  #: the y axis of the success figure
     error: str = "mean training error"  #: the left curve panel
     correct: str = "fraction of training sequences correct"  #: the right curve panel
+    #: a continual task's single curve panel: each training stream's length, read back from the
+    #: stored error rate (one mistake over the symbols presented); None: the two panels above
+    length: str | None = None
 
 
 BLOCK_UNITS = Units()
@@ -29,6 +32,7 @@ CONTINUAL_UNITS = Units(
     to_success="training streams to success",
     error="wrong predictions per symbol of a training stream",
     correct="fraction of a training stream's symbols predicted right",
+    length="symbols predicted right before a training stream's first mistake",
 )
 
 

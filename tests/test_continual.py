@@ -445,9 +445,13 @@ def test_the_report_counts_training_streams_for_a_continual_task(tmp_path, regis
     report = build_report(tmp_path / "c.db", tmp_path / "out")
     page = report.index.read_text(encoding="utf-8")
     assert "unit of work is the training stream" in page
-    assert CONTINUAL_UNITS.count in labels and CONTINUAL_UNITS.error in labels
-    assert CONTINUAL_UNITS.to_success in labels
+    assert CONTINUAL_UNITS.count in labels and CONTINUAL_UNITS.to_success in labels
+    assert CONTINUAL_UNITS.length + " (log scale)" in labels
     assert not any("sequences" in label for label in labels)
+    # the stored error rates read back as stream lengths: 1/steps -> steps - 1, 0 -> the cap
+    config = plots.ConfigData(label="x", row={"task_params": {"training_cap": 500}}, trials=[])
+    lengths = plots._stream_lengths(config)(np.array([0.25, 1.0, 0.0]))
+    assert lengths.tolist() == [3.0, 0.0, 500.0]
 
 
 def test_the_per_trial_line_counts_training_streams(tmp_path):
