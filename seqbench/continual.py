@@ -137,13 +137,14 @@ def run_stream(step: Callable[[SequenceBlock], tuple[int, bool]],
     throughout: a learner whose weights turn non-finite ends the stream at once."""
     done = 0
     for block in blocks:
-        if block.n_steps > cap - done:
-            block = truncate(block, cap - done)
+        n = block.n_steps
+        if n > cap - done:
+            block, n = truncate(block, cap - done), cap - done
         steps, wrong = step(block)
         steps, wrong = int(steps), bool(wrong)
-        if not (0 < steps <= block.n_steps) or (not wrong and steps != block.n_steps):
+        if not (0 < steps <= n) or (not wrong and steps != n):
             raise RuntimeError(f"a continual learner reported {steps} steps consumed "
-                               f"(wrong={wrong}) of a block of {block.n_steps}")
+                               f"(wrong={wrong}) of a block of {n}")
         done += steps
         if healthy is not None and not healthy():
             return StreamOutcome(done, done, wrong), False

@@ -36,6 +36,7 @@ every round and independent of training.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -126,7 +127,7 @@ def _zeros(buffers: dict | None, name: str, shape: tuple, dtype=np.float64) -> n
     reuses its blocks' memory."""
     if buffers is None:
         return np.zeros(shape, dtype)
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     buf = buffers.get(name)
     if buf is None or buf.size < size:
         buf = buffers[name] = np.empty(max(size, 2 * (0 if buf is None else buf.size)), dtype)
