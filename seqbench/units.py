@@ -18,10 +18,10 @@ class Units:
     noun: str = "sequences"  #: the unit, as in "solved after 6,820 sequences"
     count: str = "sequences presented"  #: the x axis of the KM and curve figures
     to_success: str = "sequences to success"  #: the y axis of the success figure
-    error: str = "mean training error"  #: the left curve panel
+    error: str = "mean training error"  #: the left curve panel (two-panel figure)
     correct: str = "fraction of training sequences correct"  #: the right curve panel
-    #: a continual task's single curve panel: each training stream's length, read back from the
-    #: stored error rate (one mistake over the symbols presented); None: the two panels above
+    #: instead of those two panels, a continual task's single one: each training stream's
+    #: length, read back from the stored error rate (one mistake over the symbols presented)
     length: str | None = None
 
 
@@ -30,8 +30,6 @@ CONTINUAL_UNITS = Units(
     noun="training streams",
     count="training streams presented",
     to_success="training streams to success",
-    error="wrong predictions per symbol of a training stream",
-    correct="fraction of a training stream's symbols predicted right",
     length="symbols predicted right before a training stream's first mistake",
 )
 
