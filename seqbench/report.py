@@ -59,6 +59,9 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
                 for r in judged]
     km_solved = [r["status"] == "solved" for r in judged]
     interval = stats.wilson_interval(len(solved), n)
+    # a timed-out trial is censored, not failed: the rate is a lower bound, and this the upper
+    timed_out = sum(r["status"] == "timeout" for r in trial_rows)
+    upper = stats.wilson_interval(len(solved) + timed_out, n) if timed_out else None
     metric_names = sorted({k for r in trial_rows for k in (r.get("metrics") or {})})
     diagnostic_names = sorted({k for r in trial_rows for k in (r.get("diagnostics") or {})})
     return {
@@ -74,6 +77,8 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
         "successes": len(solved),
         "success_rate": len(solved) / n if n else None,
         "success_interval": list(interval) if interval else None,
+        "success_if_timed_out_solve": (len(solved) + timed_out) / n if timed_out else None,
+        "success_if_timed_out_solve_interval": list(upper) if upper else None,
         "sequences_to_success": {
             "mean": float(statistics.fmean(counts)),
             "median": float(statistics.median(counts)),
@@ -83,7 +88,9 @@ def summarise(config: Config, trial_rows: Sequence[dict[str, Any]]) -> dict[str,
         # Kaplan-Meier quartiles, unsolved trials censored at the sequences they ran
         "sequences_km": {f"q{int(q * 100)}": stats.km_quantile(km_times, km_solved, q)
                          for q in (0.25, 0.5, 0.75)} if judged else None,
-        "outcomes": [[r["trial"], r["status"] == "solved", r["sequences_to_success"]]
+        # trial, solved, sequences to success, and where a timed-out trial stopped (censored)
+        "outcomes": [[r["trial"], r["status"] == "solved", r["sequences_to_success"],
+                      r["sequences"] if r["status"] == "timeout" else None]
                      for r in sorted(trial_rows, key=lambda r: r["trial"])],
         "seed": config.seed,
         "task_params": dict(config.task_params),
@@ -130,12 +137,11 @@ def _weights(row: dict[str, Any]) -> str:
     return _fmt(low) if low == high else f"{_fmt(low)}–{_fmt(high)}"
 
 
-def _pct_interval(row: dict[str, Any]) -> str:
-    """``20% [9-38]``: the success rate and its Wilson 95 % interval, in percent."""
-    ci = row.get("success_interval")
-    if row["success_rate"] is None or not ci:
-        return _pct(row["success_rate"])
-    return f"{_pct(row['success_rate'])} [{100 * ci[0]:.0f}-{100 * ci[1]:.0f}]"
+def _pct_interval(rate: float | None, ci: Sequence[float] | None) -> str:
+    """``20% [9-38]``: a rate and its Wilson 95 % interval, in percent."""
+    if rate is None or not ci:
+        return _pct(rate)
+    return f"{_pct(rate)} [{100 * ci[0]:.0f}-{100 * ci[1]:.0f}]"
 
 
 def _km(row: dict[str, Any], q: str) -> str:
@@ -155,12 +161,19 @@ def paired_tests(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             if (a["task"], a.get("task_params"), a.get("seed")) != \
                     (b["task"], b.get("task_params"), b.get("seed")):
                 continue
-            test = stats.paired_test(
-                {t: (ok, n) for t, ok, n in a.get("outcomes") or []},
-                {t: (ok, n) for t, ok, n in b.get("outcomes") or []})
+            test = stats.paired_test(*({o[0]: _outcome(o) for o in r.get("outcomes") or []}
+                                       for r in (a, b)))
             if test.trials:
                 out.append({"a": _label(a), "b": _label(b), **vars(test)})
     return out
+
+
+def _outcome(entry: Sequence[Any]) -> tuple:
+    """A report row's outcome entry ``[trial, solved, sequences to success, timed out at]``
+    (the last one optional) as :func:`seqbench.stats.paired_test` takes it."""
+    solved, at = entry[1], entry[2]
+    timed_out_at = entry[3] if len(entry) > 3 else None
+    return (solved, at) if timed_out_at is None else (solved, at, timed_out_at)
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -178,8 +191,17 @@ def paired_lines(tests: Sequence[dict[str, Any]]) -> list[str]:
         f"{t['a']} vs {t['b']} ({t['trials']} paired trials): solved by one only "
         f"{t['only_a']} vs {t['only_b']}, McNemar exact p = {_p(t['mcnemar_p'])}; first to "
         f"success {t['a_first']} vs {t['b_first']} ({t['ties']} ties), sign test p = "
-        f"{_p(t['sign_p'])}"
+        f"{_p(t['sign_p'])}" + _left_out(t)
         for t in tests]
+
+
+def _left_out(test: dict[str, Any]) -> str:
+    """What a paired line says about pairs a timed-out trial left undecided."""
+    undecided, unordered = test.get("undecided", 0), test.get("unordered", 0)
+    if not undecided:
+        return ""
+    return (f" ({undecided} pairs with a timed-out trial left out of McNemar, {unordered} of "
+            "them also of the sign test)")
 
 
 def _own_work(units: dict[str, float | None]) -> str:
@@ -200,7 +222,7 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
         label = r["learner"] + "".join(f" {k}={v}" for k, v in r["overrides"].items())
         cells.append([
             label, r["preset"] or "-", _weights(r), _fmt(r["trials"]),
-            _fmt(r["successes"]), _pct_interval(r), _fmt(s.get("mean")),
+            _fmt(r["successes"]), _pct_interval(r["success_rate"], r.get("success_interval")), _fmt(s.get("mean")),
             _km(r, "q50"), f"{_km(r, 'q25')}–{_km(r, 'q75')}" if r.get("sequences_km") else "-",
             _own_work(r.get("work_to_success") or {}),
             "-" if r["test_error"] is None else f"{r['test_error']:.4f}",
@@ -208,15 +230,20 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
             *_paper_cells(p, r.get("work_units") or ()),
         ])
     at = header.index("test err")
-    header[at:at] = ["good/rest", "timed out", "diverged", "errors"]
+    header[at:at] = ["good/rest", "timed out", "if timed out solve", "diverged", "errors"]
     for r, c in zip(rows, cells):
         good_rest = r.get("good_rest")
         c[at:at] = ["-" if good_rest is None else f"{good_rest[0]}/{good_rest[1]}",
-                    *(_fmt(r["statuses"].get(s, 0)) for s in ("timeout", "diverged", "error"))]
+                    _fmt(r["statuses"].get("timeout", 0)),
+                    _pct_interval(r.get("success_if_timed_out_solve"),
+                                  r.get("success_if_timed_out_solve_interval")),
+                    *(_fmt(r["statuses"].get(s, 0)) for s in ("diverged", "error"))]
     # columns that would be empty in every row are left out
     for name, shown in (("own work", any(r.get("work_to_success") for r in rows)),
                         ("good/rest", any(r.get("good_rest") is not None for r in rows)),
                         ("timed out", any(r["statuses"].get("timeout") for r in rows)),
+                        ("if timed out solve",
+                         any(r["statuses"].get("timeout") for r in rows)),
                         ("diverged", any(r["statuses"].get("diverged") for r in rows)),
                         ("errors", any(r["statuses"].get("error") for r in rows))):
         if not shown:
@@ -249,12 +276,15 @@ def flat_row(r: dict[str, Any]) -> dict[str, Any]:
     seq = r["sequences_to_success"] or {}
     km = r.get("sequences_km") or {}
     ci = r.get("success_interval") or [None, None]
+    upper = r.get("success_if_timed_out_solve_interval") or [None, None]
     paper = r["paper"] or {}
     return {
         "task": r["task"], "learner": r["learner"], "preset": r["preset"],
         "overrides": json.dumps(r["overrides"], sort_keys=True) if r["overrides"] else None,
         "n_weights": r["n_weights"], "trials": r["trials"], "successes": r["successes"],
         "success_rate": r["success_rate"], "success_low": ci[0], "success_high": ci[1],
+        "success_if_timed_out_solve": r.get("success_if_timed_out_solve"),
+        "success_if_timed_out_solve_low": upper[0], "success_if_timed_out_solve_high": upper[1],
         "seq_mean": seq.get("mean"), "seq_median": seq.get("median"), "seq_min": seq.get("min"),
         "seq_max": seq.get("max"), "km_q25": km.get("q25"), "km_median": km.get("q50"),
         "km_q75": km.get("q75"), "budget": r["budget"],

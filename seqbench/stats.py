@@ -16,6 +16,10 @@ of every learner on one task sees the same data, so two learners are compared tr
 * :func:`sign_test_faster`: which of two learners reaches success first on the same trial? A
   trial solved by one only counts for it; both unsolved, or equal counts, is a tie; a two-sided
   binomial test on the non-tied trials.
+
+A trial stopped by its wall-clock limit (``timeout``) is censored before its budget: whether it
+would have succeeded within the budget is unknown. The paired tests leave out the pairs such a
+trial leaves undecided (:func:`faster`), rather than count it as failed.
 """
 
 from __future__ import annotations
@@ -77,6 +81,11 @@ class PairedTest:
     b_first: int
     ties: int
     sign_p: float | None  #: two-sided sign test p-value (None without untied trials)
+    #: shared trials left out of McNemar's test because a timed-out trial's outcome is unknown
+    undecided: int = 0
+    #: shared trials left out of the sign test for the same reason (the other one was not
+    #: solved before the timed-out one stopped)
+    unordered: int = 0
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float | None:
@@ -85,10 +94,25 @@ def mcnemar_exact(only_a: int, only_b: int) -> float | None:
     return float(binomtest(only_a, n, 0.5).pvalue) if n else None
 
 
-def faster(a: tuple[bool, float | None], b: tuple[bool, float | None]) -> int:
-    """+1 if outcome ``a`` = (solved, sequences to success) reached success before ``b``, −1 if
-    after, 0 for a tie (both unsolved, or solved after equally many sequences)."""
-    (sa, ta), (sb, tb) = a, b
+def _timed_out_at(outcome: tuple) -> float | None:
+    """The sequences a timed-out (censored) trial ran, None for a trial that ended on its own:
+    the optional third entry of an outcome ``(solved, sequences to success[, timed out at])``."""
+    return outcome[2] if len(outcome) > 2 and not outcome[0] else None
+
+
+def faster(a: tuple, b: tuple) -> int | None:
+    """+1 if outcome ``a`` = (solved, sequences to success[, timed out at]) reached success
+    before ``b``, −1 if after, 0 for a tie (both unsolved, or solved after equally many
+    sequences); None when a timed-out trial leaves it open (the other was not solved by the
+    sequences where it stopped)."""
+    ca, cb = _timed_out_at(a), _timed_out_at(b)
+    if ca is not None or cb is not None:
+        if ca is not None and cb is None and b[0] and b[1] <= ca:
+            return -1
+        if cb is not None and ca is None and a[0] and a[1] <= cb:
+            return 1
+        return None
+    (sa, ta), (sb, tb) = a[:2], b[:2]
     if sa and sb:
         return int(np.sign(tb - ta))
     return int(sa) - int(sb)
@@ -100,16 +124,19 @@ def sign_test_faster(a_first: int, b_first: int) -> float | None:
     return float(binomtest(a_first, n, 0.5).pvalue) if n else None
 
 
-def paired_test(a: dict[int, tuple[bool, float | None]],
-                b: dict[int, tuple[bool, float | None]]) -> PairedTest:
-    """Compare two learners' outcomes, each ``{trial index: (solved, sequences to success)}``,
-    on the trial indices they share."""
+def paired_test(a: dict[int, tuple], b: dict[int, tuple]) -> PairedTest:
+    """Compare two learners' outcomes, each ``{trial index: (solved, sequences to success[,
+    timed out at])}``, on the trial indices they share; a pair with a timed-out trial counts
+    in McNemar's test not at all, in the sign test only where its order is known."""
     shared = sorted(set(a) & set(b))
-    only_a = sum(a[i][0] and not b[i][0] for i in shared)
-    only_b = sum(b[i][0] and not a[i][0] for i in shared)
+    decided = [i for i in shared
+               if _timed_out_at(a[i]) is None and _timed_out_at(b[i]) is None]
+    only_a = sum(a[i][0] and not b[i][0] for i in decided)
+    only_b = sum(b[i][0] and not a[i][0] for i in decided)
     verdicts = [faster(a[i], b[i]) for i in shared]
     a_first, b_first = verdicts.count(1), verdicts.count(-1)
     return PairedTest(
         trials=len(shared), only_a=only_a, only_b=only_b, mcnemar_p=mcnemar_exact(only_a, only_b),
         a_first=a_first, b_first=b_first, ties=verdicts.count(0),
-        sign_p=sign_test_faster(a_first, b_first))
+        sign_p=sign_test_faster(a_first, b_first), undecided=len(shared) - len(decided),
+        unordered=verdicts.count(None))

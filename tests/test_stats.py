@@ -7,7 +7,7 @@ import math
 import pytest
 
 from seqbench import stats
-from seqbench.report import paired_tests, render
+from seqbench.report import flat_row, paired_lines, paired_tests, render, table_rows
 
 Z = 1.959963984540054  # the normal 97.5 % quantile
 
@@ -99,3 +99,52 @@ def test_tables_show_the_interval_and_the_censored_quartiles():
            "statuses": {"solved": 6, "budget_exhausted": 24}}
     table = render([row], "table")
     assert "20% [10-37]" in table and ">100,000–>100,000" in table
+
+
+def test_a_timed_out_trial_orders_a_pair_only_when_the_other_was_solved_before_it_stopped():
+    stopped_at_500 = (False, None, 500)
+    assert stats.faster(stopped_at_500, (True, 400)) == -1
+    assert stats.faster((True, 400), stopped_at_500) == 1
+    assert stats.faster(stopped_at_500, (True, 600)) is None  # it might have been first
+    assert stats.faster(stopped_at_500, (False, None)) is None  # it might still have solved
+    assert stats.faster(stopped_at_500, (False, None, 900)) is None
+    assert stats.faster((True, 400, None), (False, None)) == 1  # an explicit "not timed out"
+
+
+def test_paired_test_leaves_out_what_a_timed_out_trial_leaves_open():
+    a = {0: (True, 10), 1: (True, 50), 2: (True, 700), 3: (False, None)}
+    b = {0: (False, None), 1: (False, None, 100), 2: (False, None, 100), 3: (False, None, 90)}
+    t = stats.paired_test(a, b)
+    # McNemar sees only trial 0; the sign test trials 0 and 1 (50 < 100), not 2 or 3
+    assert (t.trials, t.only_a, t.only_b, t.undecided) == (4, 1, 0, 3)
+    assert (t.a_first, t.b_first, t.ties, t.unordered) == (2, 0, 0, 2)
+    line = paired_lines([{"a": "a", "b": "b", **vars(t)}])[0]
+    assert "3 pairs with a timed-out trial left out of McNemar, 2 of them also" in line
+
+
+def test_the_table_bounds_the_success_rate_when_trials_timed_out():
+    from seqbench.report import summarise
+    from seqbench.runner import Config
+
+    config = Config(task="reber", task_params={}, learner="x", learner_params={}, preset=None,
+                    budget=1000, trials=4, seed=0)
+
+    def trial(i, status, seqs, solved_at=None):
+        return {"trial": i, "status": status, "sequences": seqs, "sequences_to_success": solved_at,
+                "wall_s": 1.0, "ns_per_step": 1.0, "n_weights": 3, "check_every": 1,
+                "metrics": {}, "diagnostics": {}}
+
+    rows = [trial(0, "solved", 100, 100), trial(1, "timeout", 300), trial(2, "timeout", 50),
+            trial(3, "budget_exhausted", 1000)]
+    row = summarise(config, rows)
+    assert row["success_rate"] == 0.25 and row["success_if_timed_out_solve"] == 0.75
+    assert row["success_if_timed_out_solve_interval"] == list(stats.wilson_interval(3, 4))
+    assert row["outcomes"][1] == [1, False, None, 300]
+    header, (cells,) = table_rows([row])
+    assert cells[header.index("if timed out solve")] == "75% [30-95]"
+    assert cells[header.index("timed out")] == "2"
+    flat = flat_row(row)
+    assert flat["success_if_timed_out_solve"] == 0.75 and flat["success_if_timed_out_solve_low"]
+    untimed = summarise(config, [trial(0, "solved", 100, 100), trial(1, "budget_exhausted", 1000)])
+    assert untimed["success_if_timed_out_solve"] is None
+    assert "if timed out solve" not in table_rows([untimed])[0]
