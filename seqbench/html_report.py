@@ -50,7 +50,8 @@ CAPTIONS = {
     "success": (
         "<b>Sequences to success</b> per trial: solved trials as dots (with a box of their "
         "quartiles from three solved trials on), unsolved trials as open triangles at the "
-        "sequences they ran (success, if any, would come later), the paper's mean over its "
+        "sequences they ran (success, if any, would come later; open squares: stopped by "
+        "<code>--trial-timeout</code> before the budget), the paper's mean over its "
         "successful trials as a diamond (hollow: the stored run changed the paper's "
         "configuration). Dots are jittered sideways with a fixed seed."),
     "cost": (

@@ -340,7 +340,9 @@ def _wrap(label: str, width: int = 22) -> str:
 
 def success_figure(configs: Sequence[ConfigData], task: str) -> bytes:
     """Sequences to success of each solved trial (points, with a box from three on), unsolved
-    trials as open triangles at the sequences they ran, the paper's mean as a diamond."""
+    trials as open triangles at the sequences they ran (open squares for those stopped by the
+    wall-clock limit, which might still have succeeded within the budget), the paper's mean as
+    a diamond."""
     import numpy as np
     from matplotlib.lines import Line2D
 
@@ -359,9 +361,11 @@ def success_figure(configs: Sequence[ConfigData], task: str) -> bytes:
     for i, c in enumerate(configs):
         solved = [float(t["sequences_to_success"]) for t in c.trials if t["status"] == "solved"]
         unsolved = [float(t["sequences"] or 0) for t in c.trials
-                    if t["status"] not in ("solved", "error")]
+                    if t["status"] not in ("solved", "error", "timeout")]
+        timed_out = [float(t["sequences"] or 0) for t in c.trials if t["status"] == "timeout"]
         if log:
             unsolved = [u for u in unsolved if u > 0]
+            timed_out = [u for u in timed_out if u > 0]
         if len(solved) >= 3:
             box = ax.boxplot([solved], positions=[i], widths=0.45, showfliers=False,
                              patch_artist=True, manage_ticks=False)
@@ -376,6 +380,9 @@ def success_figure(configs: Sequence[ConfigData], task: str) -> bytes:
         if unsolved:
             ax.plot(i + rng.uniform(-0.12, 0.12, len(unsolved)), unsolved, ls="none",
                     marker="^", ms=8, mfc="none", mec=c.color, mew=1.5)
+        if timed_out:
+            ax.plot(i + rng.uniform(-0.12, 0.12, len(timed_out)), timed_out, ls="none",
+                    marker="s", ms=7, mfc="none", mec=c.color, mew=1.5)
         p = _paper(c.row)
         if p.get("sequences_to_success"):
             hollow = not p.get("comparable", True)
@@ -388,7 +395,8 @@ def success_figure(configs: Sequence[ConfigData], task: str) -> bytes:
     ax.set_xlim(-0.6, len(configs) - 0.4)
     ax.margins(y=0.1)
     _counts_axis(ax, "y", log)
-    to_success = units_for(task).to_success
+    units = units_for(task)
+    to_success = units.to_success
     ax.set_ylabel(to_success + (" (log scale)" if log else ""))
     ax.set_title(f"{task}: {to_success} per trial", fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
@@ -401,12 +409,15 @@ def success_figure(configs: Sequence[ConfigData], task: str) -> bytes:
         Line2D([], [], ls="none", marker="o", ms=6, color="0.6", mec="black", mew=0.5,
                label="solved trial (box: quartiles, from 3 solved)"),
         Line2D([], [], ls="none", marker="^", ms=8, mfc="none", mec="0.3", mew=1.5,
-               label="unsolved trial, at the sequences it ran"),
+               label=f"unsolved trial, at the {units.noun} it ran"),
         Line2D([], [], ls="none", marker="D", ms=8, color="0.6", mec="black",
                label="paper: mean over its successful trials"),
     ]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3,
-              fontsize=8, frameon=False)
+    if any(t["status"] == "timeout" for c in configs for t in c.trials):
+        handles.insert(2, Line2D([], [], ls="none", marker="s", ms=7, mfc="none", mec="0.3",
+                                 mew=1.5, label="timed out (censored), where it stopped"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.28),
+              ncol=3 if len(handles) == 3 else 2, fontsize=8, frameon=False)
     return _png(fig)
 
 

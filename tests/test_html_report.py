@@ -350,3 +350,32 @@ def test_the_browser_test_cannot_skip_on_ci(monkeypatch):
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="chromium"):
         _browser_or_skip()
+
+
+def test_the_success_figure_marks_timed_out_trials_apart_from_unsolved_ones(monkeypatch):
+    from seqbench import plots
+
+    def trial(status, sequences, solved_at=None):
+        return {"status": status, "sequences": sequences, "sequences_to_success": solved_at}
+
+    trials = [trial("solved", 40, 40), trial("budget_exhausted", 100), trial("timeout", 70),
+              trial("timeout", 60)]
+    config = plots.ConfigData(label="x", row={"paper": None}, trials=trials)
+    seen = []
+
+    def keep(fig):
+        ax = fig.axes[0]
+        seen.append(([t.get_text() for t in ax.get_legend().get_texts()],
+                     {line.get_marker(): sorted(line.get_ydata()) for line in ax.lines
+                      if line.get_linestyle() == "None"}))
+        return b""
+
+    monkeypatch.setattr(plots, "_png", keep)
+    plots.success_figure([config], "reber")
+    labels, points = seen[0]
+    assert "timed out (censored), where it stopped" in labels
+    assert "unsolved trial, at the sequences it ran" in labels
+    assert points["s"] == [60.0, 70.0] and points["^"] == [100.0] and points["o"] == [40.0]
+    plots.success_figure([plots.ConfigData(label="x", row={"paper": None}, trials=trials[:2])],
+                         "reber")
+    assert not any("timed out" in label for label in seen[1][0])
