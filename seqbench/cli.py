@@ -162,17 +162,20 @@ def _print_plan(configs, path, fmt: str = "table", jobs: int = 1) -> None:
                 stored[id(c)] = store.trials(s.key for s in c.specs())
     plans = []
     for c in configs:
-        done = [t for t in stored.get(id(c), []) if t["status"] != "error"]
-        cost = estimate_cost(c, done, registry=_registry())
+        kept = [t for t in stored.get(id(c), []) if t["status"] != "error"]
+        done = sum(t["status"] != "timeout" for t in kept)  # a timed-out trial is resumed
+        cost = estimate_cost(c, kept, registry=_registry())
         plans.append({
             "task": c.task, "learner": c.learner, "preset": c.preset,
             "overrides": dict(c.overrides), "trials": c.trials, "budget": c.budget,
-            "already_stored": len(done), "to_run": c.trials - len(done), **cost,
+            "already_stored": done, "to_run": c.trials - done,
+            "to_resume": len(kept) - done, **cost,
         })
     total = {
         "trials": sum(p["trials"] for p in plans),
         "already_stored": sum(p["already_stored"] for p in plans),
         "to_run": sum(p["to_run"] for p in plans),
+        "to_resume": sum(p["to_resume"] for p in plans),
         "estimated_s": _total(p["estimated_s"] for p in plans),
         "worst_case_s": _total(p["worst_case_s"] for p in plans),
         "jobs": jobs, "store": str(path),
@@ -189,8 +192,10 @@ def _print_plan(configs, path, fmt: str = "table", jobs: int = 1) -> None:
     click.echo(tabulate(rows, ["task", "learner", "preset", "overrides", "trials", "budget",
                                "already stored", "est. time", "if none solves", "estimated from"],
                         tablefmt="simple", disable_numparse=True))
+    resumed = (f" ({total['to_resume']} of them timed out, resumed from where they stopped)"
+               if total["to_resume"] else "")
     click.echo(f"{total['trials']} trials planned, {total['already_stored']} already stored, "
-               f"{total['to_run']} to run: about {_duration(_per_job(total['estimated_s'], jobs))} "
+               f"{total['to_run']} to run{resumed}: about {_duration(_per_job(total['estimated_s'], jobs))} "
                f"on {jobs} job{'s' if jobs != 1 else ''}, at most "
                f"{_duration(_per_job(total['worst_case_s'], jobs))} if no trial stops early "
                f"(store {path})")

@@ -264,9 +264,11 @@ CALIBRATION_SEQUENCES = 1000
 
 def estimate_cost(config: Config, stored: Sequence[Mapping[str, Any]],
                   registry: Registry | None = None) -> dict[str, Any]:
-    """Estimated wall seconds of the trials of ``config`` not yet in ``stored`` (its finished
-    trials): ``estimated_s`` (stored trials' mean wall time, else the budget at the calibrated
-    speed) and ``worst_case_s`` (every trial runs its whole budget), with the ``basis``.
+    """Estimated wall seconds of the trials of ``config`` not yet finished in ``stored`` (its
+    stored trials): ``estimated_s`` (stored trials' mean wall time, else the budget at the
+    calibrated speed) and ``worst_case_s`` (every trial runs its whole budget), with the
+    ``basis``. A stored trial that timed out is resumed by a run: it costs the rest of its
+    budget at its own speed so far, in both figures.
 
     The speed comes from the stored trials' seconds per sequence, or else from two short trials
     run now (compile time excluded), of :data:`CALIBRATION_SEQUENCES` and a tenth of it. Their
@@ -274,16 +276,26 @@ def estimate_cost(config: Config, stored: Sequence[Mapping[str, Any]],
     its length (building the data, the final test): a task whose final test outweighs a short
     run's training (Exp. 2b judges 10,000 test sequences) would otherwise look ten times dearer.
     """
-    to_run = config.trials - len(stored)
-    if to_run <= 0:
+    from .store import REUSABLE
+
+    finished = [r for r in stored if r.get("status") in REUSABLE]
+    resumed = [r for r in stored if r.get("status") == "timeout"]
+    to_run = config.trials - len(finished) - len(resumed)  # new trials
+    if to_run <= 0 and not resumed:
         return {"estimated_s": 0.0, "worst_case_s": 0.0, "basis": "all stored"}
-    with_work = [r for r in stored if r.get("sequences")]
+    with_work = [r for r in (*finished, *resumed) if r.get("sequences")]
     if with_work:
         per_sequence = sum(r["wall_s"] for r in with_work) / sum(r["sequences"] for r in with_work)
-        mean_wall = sum(r["wall_s"] for r in with_work) / len(with_work)
-        return {"estimated_s": mean_wall * to_run,
-                "worst_case_s": per_sequence * config.budget * to_run,
-                "basis": f"{len(with_work)} stored trials"}
+        done = [r for r in finished if r.get("sequences")]
+        mean_wall = (sum(r["wall_s"] for r in done) / len(done) if done
+                     else per_sequence * config.budget)
+        # at its own speed so far: a trial that timed out is often dearer than the rest
+        rest = sum((r["wall_s"] / r["sequences"] if r.get("sequences") else per_sequence)
+                   * max(0, config.budget - (r.get("sequences") or 0)) for r in resumed)
+        return {"estimated_s": mean_wall * to_run + rest,
+                "worst_case_s": per_sequence * config.budget * to_run + rest,
+                "basis": f"{len(with_work)} stored trials" + (
+                    f" ({len(resumed)} timed out, resumed)" if resumed else "")}
     spec = config.specs()[0]
 
     def calibrate(budget: int) -> TrialResult:

@@ -158,3 +158,21 @@ def test_a_stored_preset_trial_stays_comparable_with_its_neutral_parameters_left
     assert out.returncode == 0, out.stderr
     (row,) = seqbench.load(db).summary()
     assert row["paper"]["comparable"] is True and row["good_rest"] is None
+
+
+def test_the_cost_estimate_resumes_timed_out_trials_for_the_rest_of_their_budget():
+    from seqbench.runner import Config, estimate_cost
+
+    config = Config(task="reber", task_params={}, learner="elman", learner_params={},
+                    preset=None, budget=1000, trials=4, seed=0)
+    solved = {"status": "solved", "sequences": 200, "wall_s": 1.0}
+    timed_out = {"status": "timeout", "sequences": 600, "wall_s": 10.0}  # 1/60 s a sequence
+    cost = estimate_cost(config, [solved, timed_out])
+    # two new trials at the finished one's mean wall time (worst case: the whole budget at the
+    # stored trials' 11/800 s a sequence), the timed-out one's last 400 at its own speed
+    assert cost["estimated_s"] == pytest.approx(2 * 1.0 + 400 / 60)
+    assert cost["worst_case_s"] == pytest.approx(2 * 1000 * 11 / 800 + 400 / 60)
+    assert cost["basis"] == "2 stored trials (1 timed out, resumed)"
+    everything = estimate_cost(config, [solved] * 3 + [timed_out])
+    assert everything["estimated_s"] == pytest.approx(400 / 60)  # nothing new, one to resume
+    assert estimate_cost(config, [solved] * 4)["basis"] == "all stored"
