@@ -194,8 +194,9 @@ def _print_plan(configs, path, fmt: str = "table", jobs: int = 1) -> None:
                         tablefmt="simple", disable_numparse=True))
     resumed = (f" ({total['to_resume']} of them timed out, resumed from where they stopped)"
                if total["to_resume"] else "")
+    about = _duration(_per_job(total["estimated_s"], jobs))
     click.echo(f"{total['trials']} trials planned, {total['already_stored']} already stored, "
-               f"{total['to_run']} to run{resumed}: about {_duration(_per_job(total['estimated_s'], jobs))} "
+               f"{total['to_run']} to run{resumed}: about {about} "
                f"on {jobs} job{'s' if jobs != 1 else ''}, at most "
                f"{_duration(_per_job(total['worst_case_s'], jobs))} if no trial stops early "
                f"(store {path})")

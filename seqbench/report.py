@@ -222,7 +222,8 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
         label = r["learner"] + "".join(f" {k}={v}" for k, v in r["overrides"].items())
         cells.append([
             label, r["preset"] or "-", _weights(r), _fmt(r["trials"]),
-            _fmt(r["successes"]), _pct_interval(r["success_rate"], r.get("success_interval")), _fmt(s.get("mean")),
+            _fmt(r["successes"]), _pct_interval(r["success_rate"], r.get("success_interval")),
+            _fmt(s.get("mean")),
             _km(r, "q50"), f"{_km(r, 'q25')}–{_km(r, 'q75')}" if r.get("sequences_km") else "-",
             _own_work(r.get("work_to_success") or {}),
             "-" if r["test_error"] is None else f"{r['test_error']:.4f}",
