@@ -77,7 +77,9 @@ def _open(spec: TrialSpec, registry, saved: dict | None, limits: dict[str, Any])
         if saved is None:
             learner = registry.learner(spec.learner)(**spec.learner_params)
             lane.trial = StreamTrial(spec, task, learner, result, ckpt)
-            lane.wall = ckpt.prior_s  # a trial resumed from its checkpoint file
+            # a trial resumed from its checkpoint file: its share, not the elapsed time
+            shared = lane.trial.wall_share
+            lane.wall = ckpt.prior_s if shared is None else shared
         else:
             for k, v in saved["result"].items():
                 setattr(result, k, v)
@@ -190,6 +192,7 @@ def run_batch(items: Sequence[tuple[TrialSpec, dict | None]], registry=None, *,
         steps = sum(b.n_steps for b in blocks) or 1
         for lane, block, out in zip(running, blocks, outputs):
             t1 = time.perf_counter()
+            lane.trial.wall_share = lane.wall + elapsed / len(running)  # for its checkpoints
             if out is not None and not lane.trial.done:
                 try:
                     lane.trial.after(out, elapsed * block.n_steps / steps)

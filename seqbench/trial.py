@@ -301,6 +301,9 @@ class StreamTrial:
         self.every = int(getattr(self.criterion, "check_every", 0) or 0)
         result.check_every = self.every
         self.seen = saved["seen"] if saved else 0
+        #: a batch driver's share of the wall time this trial has had, kept in its checkpoints
+        #: (a lane's elapsed time counts the other lanes' work too); None when run alone
+        self.wall_share: float | None = saved.get("wall_s") if saved else None
         self.curve: list[tuple[int, float, float]] = saved["curve"] if saved else []
         if saved:
             self.progress.update(self.seen, force=True)
@@ -314,9 +317,12 @@ class StreamTrial:
 
     def state(self) -> dict[str, Any]:
         """Everything the loop needs to go on from here (what a checkpoint holds)."""
-        return {"learner": self.learner, "run": self.run, "seen": self.seen,
-                "curve": self.curve,
-                "result": {k: getattr(self.result, k) for k in CARRIED_FIELDS}}
+        state = {"learner": self.learner, "run": self.run, "seen": self.seen,
+                 "curve": self.curve,
+                 "result": {k: getattr(self.result, k) for k in CARRIED_FIELDS}}
+        if self.wall_share is not None:
+            state["wall_s"] = self.wall_share
+        return state
 
     def next_block(self) -> SequenceBlock | None:
         """The next block to train on, or None when the trial has ended (budget, wall-clock

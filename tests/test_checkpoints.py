@@ -192,3 +192,31 @@ def test_bad_limits_are_one_line_errors(tmp_path):
         out = run_cli([*RUN, "--db", str(tmp_path / "s.db"), option, value])
         assert out.returncode == 2 and option in out.stderr, out.stderr
         assert "Traceback" not in out.stderr
+
+
+def test_a_lane_resumed_from_its_checkpoint_keeps_its_share_of_the_wall_time(tmp_path):
+    import pickle
+
+    from seqbench.batch import run_batch
+
+    specs = plan(get_registry(), "reber", [("lstm97", None)], budget=100_000,
+                 trials=2)[0].specs()
+    limits = {"checkpoint_dir": str(tmp_path), "checkpoint_every": 1e-9, "timeout": 0.5}
+    first = [r for kind, _, r in run_batch([(s, None) for s in specs], lanes=2, **limits)]
+    assert [r.status for r in first] == ["timeout", "timeout"]
+    with open(checkpoint_path(tmp_path, specs[0].key), "rb") as f:
+        head = pickle.load(f)  # then the state, whose arrays the task regenerates
+
+        class Loader(pickle.Unpickler):
+            def persistent_load(self, pid):
+                return None
+
+        share = Loader(f).load()["wall_s"]
+    assert 0 < share < first[0].wall_s + 1e-9 and head["elapsed_s"] >= 0.5
+    # the limit is spent, so the resumed lanes stop at once: each goes on from the share of
+    # the two lanes' time it had, not from the elapsed time (which counts the other's work)
+    t0 = time.perf_counter()
+    again = [r for kind, _, r in run_batch([(s, None) for s in specs], lanes=2, **limits)]
+    session = time.perf_counter() - t0
+    assert [r.sequences for r in again] == [r.sequences for r in first]
+    assert share <= again[0].wall_s <= share + session
