@@ -161,19 +161,11 @@ def paired_tests(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             if (a["task"], a.get("task_params"), a.get("seed")) != \
                     (b["task"], b.get("task_params"), b.get("seed")):
                 continue
-            test = stats.paired_test(*({o[0]: _outcome(o) for o in r.get("outcomes") or []}
+            test = stats.paired_test(*({o[0]: tuple(o[1:]) for o in r.get("outcomes") or []}
                                        for r in (a, b)))
             if test.trials:
                 out.append({"a": _label(a), "b": _label(b), **vars(test)})
     return out
-
-
-def _outcome(entry: Sequence[Any]) -> tuple:
-    """A report row's outcome entry ``[trial, solved, sequences to success, timed out at]``
-    (the last one optional) as :func:`seqbench.stats.paired_test` takes it."""
-    solved, at = entry[1], entry[2]
-    timed_out_at = entry[3] if len(entry) > 3 else None
-    return (solved, at) if timed_out_at is None else (solved, at, timed_out_at)
 
 
 def _label(row: dict[str, Any]) -> str:
