@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 
 @dataclass
@@ -107,3 +108,35 @@ def _is_stepwise(a: Any, block: SequenceBlock) -> bool:
 def final_step_outputs(block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
     """The output vector at the last real step of every sequence, shape (n, n_outputs)."""
     return outputs[np.arange(len(block)), block.lengths - 1]
+
+
+def max_abs_error(block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
+    """Per sequence, the largest absolute output error over its real steps with a target (0 for
+    a sequence with none; NaN if any such error is NaN). The same numbers as
+    ``np.where(mask, np.abs(targets - outputs).max(axis=2), 0).max(axis=1)``, in one pass with no
+    block-sized temporaries (a wide block's judging otherwise cost twice its training)."""
+    outputs = np.ascontiguousarray(outputs, dtype=np.float64)
+    if outputs.shape != block.targets.shape:
+        raise ValueError(f"outputs {outputs.shape} do not match targets {block.targets.shape}")
+    return _max_abs_error(block.targets, outputs, block.target_mask, block.lengths)
+
+
+@njit(cache=True)
+def _max_abs_error(targets, outputs, mask, lengths):
+    n, _, n_out = targets.shape
+    found = np.zeros(n)
+    for i in range(n):
+        m = 0.0
+        for t in range(lengths[i]):
+            if not mask[i, t]:
+                continue
+            for k in range(n_out):
+                e = abs(targets[i, t, k] - outputs[i, t, k])
+                if e > m or e != e:
+                    m = e
+                if m != m:
+                    break
+            if m != m:
+                break
+        found[i] = m
+    return found

@@ -6,6 +6,11 @@ last, contiguous axis of every array, so that one time step of every lane is one
 :func:`pack` builds that layout from one :class:`~seqbench.blocks.SequenceBlock` per lane and
 :meth:`Lanes.unpack` turns the kernel's per-step outputs back into each block's padded form.
 Lanes whose blocks have fewer steps idle at the end with no target (``target_mask`` False).
+
+Targets and outputs are the exception: they are lane-major, ``[lane, step, output]``. On a wide
+block (Exp. 2a: 101 outputs per step) they are most of the data, and interleaving them with the
+lanes last cost four times the kernel's own time in strided copies; lane-major, each lane's rows
+are copied contiguously in, and a lane whose sequences fill its block leaves with a view.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ class Lanes:
 
     ``x`` holds dense inputs ``(S, n_in, L)``, or is empty when every block's inputs are one-hot
     symbols: then ``sym[s, l]`` is the active input and ``xval[s, l]`` its value. ``targets`` is
-    ``(S, n_out, L)``; ``target_mask``, ``first`` (a sequence starts) and ``last`` (a sequence
-    ends) are ``(S, L)``. ``steps[l]`` is lane ``l``'s number of real steps.
+    lane-major, ``(L, S, n_out)``; ``target_mask``, ``first`` (a sequence starts) and ``last``
+    (a sequence ends) are ``(S, L)``. ``steps[l]`` is lane ``l``'s number of real steps.
     """
 
     x: np.ndarray
@@ -42,14 +47,19 @@ class Lanes:
     steps: np.ndarray
 
     def outputs(self) -> np.ndarray:
-        """A zeroed ``(S, n_out, L)`` array for the kernel's outputs."""
+        """A zeroed ``(L, S, n_out)`` array for the kernel's outputs."""
         return np.zeros(self.targets.shape)
 
     def unpack(self, outputs: np.ndarray, blocks: Sequence[SequenceBlock]) -> list[np.ndarray]:
-        """Per lane, the kernel's outputs in the padded ``(n, T, n_out)`` form of its block."""
+        """Per lane, the kernel's outputs in the padded ``(n, T, n_out)`` form of its block: a
+        view of ``outputs`` when the block has no padding, else a copy."""
         found = []
         for lane, block in enumerate(blocks):
-            out = np.zeros((len(block), block.inputs.shape[1], outputs.shape[1]))
+            n, width = len(block), block.inputs.shape[1]
+            if block.n_steps == n * width:
+                found.append(outputs[lane, : n * width].reshape(n, width, outputs.shape[2]))
+                continue
+            out = np.zeros((n, width, outputs.shape[2]))
             _unpack_lane(outputs, lane, block.lengths, out)
             found.append(out)
         return found
@@ -63,7 +73,7 @@ def pack(blocks: Sequence[SequenceBlock]) -> Lanes:
     S = int(steps.max())
     n_in = blocks[0].inputs.shape[2]
     n_out = blocks[0].targets.shape[2]
-    targets = np.zeros((S, n_out, L))
+    targets = np.zeros((L, S, n_out))
     mask = np.zeros((S, L), bool)
     first = np.zeros((S, L), bool)
     last = np.zeros((S, L), bool)
@@ -89,7 +99,7 @@ def _pack_lane(inputs, targets, mask, lengths, symbols, lane, x, sym, xval, to_t
     for q in range(lengths.shape[0]):
         for t in range(lengths[q]):
             for k in range(targets.shape[2]):
-                to_targets[s, k, lane] = targets[q, t, k]
+                to_targets[lane, s, k] = targets[q, t, k]
             to_mask[s, lane] = mask[q, t]
             first[s, lane] = t == 0
             last[s, lane] = t == lengths[q] - 1
@@ -108,5 +118,5 @@ def _unpack_lane(outputs, lane, lengths, out):
     for q in range(lengths.shape[0]):
         for t in range(lengths[q]):
             for k in range(out.shape[2]):
-                out[q, t, k] = outputs[s, k, lane]
+                out[q, t, k] = outputs[lane, s, k]
             s += 1

@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqbench.blocks import SequenceBlock, final_step_outputs
+from seqbench.blocks import SequenceBlock, final_step_outputs, max_abs_error
 from seqbench.contracts import Task, TaskRun, TaskSpec, TaskStreams
 from seqbench.criteria import Criterion
 from seqbench.errors import ParamError
@@ -356,9 +356,7 @@ class LagRun(TaskRun):
         if self.judge_final_only:
             return np.abs(final_step_outputs(block, block.targets)
                           - final_step_outputs(block, outputs)).max(axis=1)
-        per_step = np.abs(block.targets - outputs).max(axis=2)
-        judged = pad_mask(block.lengths, outputs.shape[1]) & block.target_mask
-        return np.where(judged, per_step, 0.0).max(axis=1)
+        return max_abs_error(block, outputs)
 
     def _test_errors(self, predict, stop_at_failure: bool) -> np.ndarray:
         """Judged absolute errors of the test sequences, chunk by chunk (stops early if asked)."""

@@ -198,11 +198,11 @@ def _add_scaled(target, o, e, value, live, every_lane, proto):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _wrong(targets, outputs, s, l, n_out, tolerance, squared, proto):
-    """Whether some output's error at step ``s`` of lane ``l`` is not below ``tolerance``."""
-    L = len(proto)
+def _wrong(targets, outputs, s, l, n_steps, n_out, tolerance, squared):
+    """Whether some output's error at step ``s`` of lane ``l`` is not below ``tolerance``
+    (``targets`` and ``outputs`` lane-major, ``[l, s, k]``)."""
     for k in range(n_out):
-        o = (s * n_out + k) * L + l
+        o = (l * n_steps + s) * n_out + k
         e = abs(targets[o] - outputs[o])
         if squared:
             e = e * e
@@ -225,12 +225,16 @@ def run_lanes(
     """Run (and, unless ``mode`` is -1, train on) every lane's stream of time steps.
 
     Per step ``s`` and lane ``l``: ``x[s, :, l]`` dense inputs (or an empty ``x`` and the one-hot
-    ``sym[s, l]``, ``xval[s, l]``), ``targets[s, :, l]``, ``target_mask[s, l]`` (False also on
+    ``sym[s, l]``, ``xval[s, l]``), ``targets[l, s, :]``, ``target_mask[s, l]`` (False also on
     a lane's idle steps), ``first``/``last`` marking its sequence starts and ends. Weights
     ``wh[u, v, l]``, ``wo[k, v, l]`` and the peephole weights ``wp[gate, c, l]`` are the lanes'
     own. Writes each step's outputs (computed before that step's weight change) to
-    ``outputs[s, :, l]``. ``proto`` is any tuple of ``L`` floats: its length, the lane count, is
-    part of the compiled kernel's type. Every array with a lane axis is C-contiguous.
+    ``outputs[l, s, :]``. ``proto`` is any tuple of ``L`` floats: its length, the lane count, is
+    part of the compiled kernel's type. Every array with a lane axis is C-contiguous. Targets and
+    outputs are the one exception to "lanes last": they are the bulk of a wide block's data (Exp.
+    2a: 101 of them per step), and lane-major they reach the kernel and leave it as each lane's
+    own contiguous rows, with no strided copy on either side; the kernel moves one step of them
+    through an (n_out, L) scratch row.
 
     Later LSTMs (docs/learners.md §2.9): a block whose ``forget_gate`` index is not -1 scales its
     states (and their traces) by the forget gate's activation each step; ``state_decay`` != 1
@@ -248,7 +252,7 @@ def run_lanes(
     more in this call. The call ends once every lane has stopped.
     """
     L = len(proto)
-    n_steps = targets.shape[0]
+    n_steps = targets.shape[1]
     n_out = wo.shape[0]
     n_hid = wh.shape[0]
     n_cells = cell_unit.shape[0]
@@ -280,6 +284,7 @@ def run_lanes(
     net_out = np.zeros((n_out, L))
     y = np.zeros((n_out, L))
     err_out = np.zeros((n_out, L))
+    target = np.zeros((n_out, L))  # this step's targets, lanes last
     err_state = np.zeros((n_cells, L))
     err_ogate = np.zeros((n_blocks, L))
     dead = np.zeros(L, np.bool_)
@@ -404,11 +409,17 @@ def run_lanes(
                                          V.address(osrc), 0, inputs, proto))
         # all outputs in one loop (one vectorised run of n_out·L values, even for one lane)
         _logistic(V.address(net_out), 0, V.address(y), 0, n_out * n_loop, proto)
-        for k in range(n_out):
-            yk = V.load(y, k * L, proto)
-            V.store(outputs, (s * n_out + k) * L, yk)
-            V.store(err_out, k * L, V.mul(V.mul(yk, V.sub(one, yk)),
-                                          V.sub(V.load(targets, (s * n_out + k) * L, proto), yk)))
+        for l in range(L):
+            for k in range(n_out):
+                outputs[l, s, k] = y[k, l]
+        if learn:
+            for l in range(L):
+                for k in range(n_out):
+                    target[k, l] = targets[l, s, k]
+            for k in range(n_out):
+                yk = V.load(y, k * L, proto)
+                V.store(err_out, k * L, V.mul(V.mul(yk, V.sub(one, yk)),
+                                              V.sub(V.load(target, k * L, proto), yk)))
 
         n_live = 0
         if stopping:  # lanes that stopped earlier in this call take no part
@@ -515,8 +526,8 @@ def run_lanes(
         if stopping:
             n_dead = 0
             for l in range(L):
-                if live_now[l] and _wrong(V.address(targets), V.address(outputs), s, l, n_out,
-                                          stop_tolerance, stop_squared, proto):
+                if live_now[l] and _wrong(V.address(targets), V.address(outputs), s, l, n_steps,
+                                          n_out, stop_tolerance, stop_squared):
                     stopped_at[l] = s
                     dead[l] = True
                 n_dead += dead[l]
