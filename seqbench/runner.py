@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -391,7 +392,13 @@ def _worker_setup(progress_dir: str | None = None) -> None:
     """Prepare a worker process: exit with the coordinator, one BLAS and one numba thread (so
     that ``--jobs`` trials share the cores instead of oversubscribing them), progress files."""
     _exit_with_parent()
-    os.environ.update(WORKER_THREAD_ENV)
+    env = dict(WORKER_THREAD_ENV)
+    if "numba" in sys.modules:
+        # numba read NUMBA_NUM_THREADS when it was imported and checks it again at every
+        # compilation: another value now makes any kernel not yet in the cache fail to compile
+        # in this worker (every trial of a --jobs run on a cold cache); set_num_threads caps it
+        env.pop("NUMBA_NUM_THREADS")
+    os.environ.update(env)
     if progress_dir:  # the parent's progress display reads what the trial writes there
         os.environ[PROGRESS_DIR_ENV] = progress_dir
     try:

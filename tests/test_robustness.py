@@ -218,3 +218,26 @@ def test_local_workers_exit_when_their_coordinator_is_killed(tmp_path):
     for w in left:
         os.kill(w, signal.SIGKILL)
     assert not left, f"loky workers {left} outlived their killed coordinator"
+
+
+def test_a_worker_compiles_a_kernel_the_cache_does_not_hold():
+    """A --jobs worker caps numba's threads; a kernel compiled after that (any kernel on a cold
+    cache, e.g. the first parallel run of a fresh clone) must still compile."""
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    def compile_in_worker():
+        import numba
+
+        from seqbench import runner
+
+        runner._worker_setup(None)
+        runner._worker_setup(None)  # every call of a worker sets up again
+
+        @numba.njit  # not cached: compiled here, in the worker
+        def plus_one(x):
+            return x + 1
+
+        return plus_one(1), numba.get_num_threads()
+
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(compile_in_worker).result(timeout=120) == (2, 1)
