@@ -119,6 +119,14 @@ class OneHotBuffer:
         self._flat = np.zeros(0)
         self._ones = np.empty(0, np.int64)
 
+    def __getstate__(self) -> dict:
+        # scratch, not state: a checkpoint or a state handed between processes (8 MB per
+        # buffer on Exp. 2a) carries none of it; the next encode allocates it afresh
+        return {"n_symbols": self.n_symbols}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["n_symbols"])
+
     def encode(self, symbols: np.ndarray) -> np.ndarray:
         n, t = symbols.shape
         size = n * t * self.n_symbols
