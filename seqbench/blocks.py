@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 
 @dataclass
@@ -118,25 +117,6 @@ def max_abs_error(block: SequenceBlock, outputs: np.ndarray) -> np.ndarray:
     outputs = np.ascontiguousarray(outputs, dtype=np.float64)
     if outputs.shape != block.targets.shape:
         raise ValueError(f"outputs {outputs.shape} do not match targets {block.targets.shape}")
-    return _max_abs_error(block.targets, outputs, block.target_mask, block.lengths)
+    from .judging import max_abs_error_per_sequence  # numba: not imported by mere listing
 
-
-@njit(cache=True)
-def _max_abs_error(targets, outputs, mask, lengths):
-    n, _, n_out = targets.shape
-    found = np.zeros(n)
-    for i in range(n):
-        m = 0.0
-        for t in range(lengths[i]):
-            if not mask[i, t]:
-                continue
-            for k in range(n_out):
-                e = abs(targets[i, t, k] - outputs[i, t, k])
-                if e > m or e != e:
-                    m = e
-                if m != m:
-                    break
-            if m != m:
-                break
-        found[i] = m
-    return found
+    return max_abs_error_per_sequence(block.targets, outputs, block.target_mask, block.lengths)
