@@ -123,6 +123,7 @@ def _state(lane: _Lane) -> dict[str, Any]:
     trial = lane.trial
     state = trial.state()
     state["elapsed_s"] = trial.ckpt.elapsed()
+    state["since_checkpoint_s"] = trial.ckpt.seconds_since_save()
     state["compile_s"] = lane.result.compile_s
     state["wall_s"] = lane.wall
     return state

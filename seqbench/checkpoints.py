@@ -77,6 +77,16 @@ class Checkpoints:
         self._t0 = time.perf_counter()
         self._last = time.monotonic()
 
+    def seconds_since_save(self) -> float:
+        """Seconds since the trial's state was last written (or its clock started)."""
+        return time.monotonic() - self._last
+
+    def continue_save_clock(self, seconds_since_save: float) -> None:
+        """Go on counting toward the next checkpoint from where the process that ran the trial
+        before left off: a trial handed on every few seconds (a --jobs slice) must still be
+        saved every ``every`` seconds, not restart its count with every hand-over."""
+        self._last = time.monotonic() - max(0.0, float(seconds_since_save))
+
     def elapsed(self) -> float:
         """Training wall seconds of the trial so far, over every session."""
         return self.prior_s + time.perf_counter() - self._t0

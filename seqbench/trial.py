@@ -292,6 +292,7 @@ class StreamTrial:
             self.ckpt.prior_s = float(saved.get("elapsed_s", 0.0))
             self.ckpt.index(run)
             self.ckpt.start_clock()
+            self.ckpt.continue_save_clock(saved.get("since_checkpoint_s", 0.0))
         self.learner, self.run = learner, run
         if getattr(run, "protocol", "blocks") != "blocks":  # not for this loop
             raise TypeError(f"task {spec.task!r} runs the {run.protocol!r} protocol, not "

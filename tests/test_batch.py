@@ -167,3 +167,26 @@ def test_lanes_follow_the_learner_and_the_trial_count(registry):
     assert lanes_for(LSTM97, 3) == 3
     assert lanes_for(registry.learner("rcc"), 30) == 1  # a set learner trains alone
     assert lanes_for(registry.learner("rtrl"), 30) == 1  # declares no batch path
+
+
+def test_a_trial_handed_on_every_slice_still_writes_its_checkpoints(registry, tmp_path):
+    """--jobs runs hand a batch's trials from call to call every few seconds; the checkpoint
+    interval counts across those hand-overs instead of starting again with each call."""
+    import time
+
+    from seqbench.trial import checkpoint_path
+
+    # saturated within the first few thousand sequences: nothing finishes in these 3 seconds
+    specs = _specs(registry, "lag-2a", 2, 10**6, "exp2a-p100", {}, {"construction": "fixed"})
+    # each call runs one block (well under the interval); the calls together run 3 intervals
+    limits = {"checkpoint_dir": tmp_path, "checkpoint_every": 2.0}
+    finished, items = run_slice([(s, None) for s in specs], limits, lanes=2, slice_s=0.0,
+                                registry=registry)  # starts the trials (compiles, perhaps)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 6.0:
+        t1 = time.monotonic()
+        finished, items = run_slice(items, limits, lanes=2, slice_s=0.0, registry=registry)
+        assert not finished
+        assert time.monotonic() - t1 < 2.0
+    for spec in specs:
+        assert checkpoint_path(tmp_path, spec.key).exists()
