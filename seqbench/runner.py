@@ -258,8 +258,7 @@ def neutral_names(declared, values: Mapping[str, Any], prefix: str) -> frozenset
     return frozenset(f"{prefix}.{k}" for k in at_neutral(declared, values))
 
 
-#: sequences of the longer of the two short trials that calibrate a cost estimate when nothing is
-#: stored; the shorter runs a tenth of it
+#: sequences of the short trial that calibrates a cost estimate when nothing is stored
 CALIBRATION_SEQUENCES = 1000
 
 
@@ -271,11 +270,11 @@ def estimate_cost(config: Config, stored: Sequence[Mapping[str, Any]],
     ``basis``. A stored trial that timed out is resumed by a run: it costs the rest of its
     budget at its own speed so far, in both figures.
 
-    The speed comes from the stored trials' seconds per sequence, or else from two short trials
-    run now (compile time excluded), of :data:`CALIBRATION_SEQUENCES` and a tenth of it. Their
-    difference separates the cost per training sequence from what a trial costs once whatever
-    its length (building the data, the final test): a task whose final test outweighs a short
-    run's training (Exp. 2b judges 10,000 test sequences) would otherwise look ten times dearer.
+    The speed comes from the stored trials' seconds per sequence, or else from a short trial of
+    :data:`CALIBRATION_SEQUENCES` run now (compile time excluded). Its training time gives the
+    cost per sequence, and the rest of its wall time what a trial costs once whatever its
+    length (building the data, the final test): a task whose final test outweighs a short run's
+    training (Exp. 2b judges 10,000 test sequences) would otherwise look a hundred times dearer.
     """
     from .store import REUSABLE
 
@@ -315,24 +314,22 @@ def estimate_cost(config: Config, stored: Sequence[Mapping[str, Any]],
         worst = long.wall_s / long.sequences * config.budget * to_run
         return {"estimated_s": long.wall_s * to_run, "worst_case_s": max(worst, 0.0),
                 "basis": f"a {long.sequences}-sequence calibration run ({long.status})"}
-    short = calibrate(max(1, CALIBRATION_SEQUENCES // 10))
-    if short.status == "error" or not short.sequences:
-        return failed
-    per_sequence, once = _cost_line(short, long)
+    per_sequence, once = _cost_split(long)
     worst = (once + per_sequence * config.budget) * to_run
     return {"estimated_s": worst, "worst_case_s": worst,
-            "basis": f"calibration runs of {short.sequences:,} and {long.sequences:,} sequences"}
+            "basis": f"a {long.sequences:,}-sequence calibration run"}
 
 
-def _cost_line(short: TrialResult, long: TrialResult) -> tuple[float, float]:
-    """Seconds per sequence and seconds per trial whatever its length, from two calibration
-    trials of different lengths (wall time = once + per sequence x sequences). Timing noise that
-    makes the shorter trial look dearer falls back to the longer trial's plain average."""
-    extra = long.sequences - short.sequences
-    slope = (long.wall_s - short.wall_s) / extra if extra > 0 else 0.0
-    if slope <= 0.0:
-        return long.wall_s / long.sequences, 0.0
-    return slope, max(0.0, long.wall_s - slope * long.sequences)
+def _cost_split(result: TrialResult) -> tuple[float, float]:
+    """Seconds per training sequence and seconds a trial costs once whatever its length (its
+    data, its final test), from one calibration trial: its training time against the rest of
+    its wall time. (Two trials of different lengths would give the same split from the
+    difference of their wall times, but on a busy machine that difference is mostly noise
+    when the final test outweighs the training, as in Exp. 2b.)"""
+    train = min(max(result.train_s, 0.0), result.wall_s)
+    if train <= 0.0:  # nothing timed apart: all of it scales with the sequences
+        return result.wall_s / result.sequences, 0.0
+    return train / result.sequences, result.wall_s - train
 
 
 @dataclass

@@ -134,19 +134,21 @@ def test_json_carries_numbers_as_numbers_and_missing_values_as_null(tmp_path):
 
 
 def test_the_calibrated_cost_separates_a_trials_fixed_part_from_its_training():
-    from seqbench.runner import _cost_line
+    from seqbench.runner import _cost_split
     from seqbench.trial import TrialResult
 
-    def ran(sequences, wall_s):
+    def ran(sequences, wall_s, train_s):
         result = TrialResult.__new__(TrialResult)
-        result.sequences, result.wall_s = sequences, wall_s
+        result.sequences, result.wall_s, result.train_s = sequences, wall_s, train_s
         return result
 
-    # 5 s of final test and 0.6 ms per sequence: 100 sequences take 5.06 s, 1000 take 5.6 s
-    per_sequence, once = _cost_line(ran(100, 5.06), ran(1000, 5.6))
+    # 5 s of data and final test, 0.6 ms per training sequence: 1000 sequences take 5.6 s
+    per_sequence, once = _cost_split(ran(1000, 5.6, 0.6))
     assert per_sequence == pytest.approx(6e-4) and once == pytest.approx(5.0)
-    # noise that makes the short run dearer falls back to the long run's plain average
-    assert _cost_line(ran(100, 2.0), ran(1000, 1.0)) == (1e-3, 0.0)
+    # a learner that times nothing apart: all of its wall time scales with the sequences
+    assert _cost_split(ran(1000, 2.0, 0.0)) == (2e-3, 0.0)
+    # clocks read apart can put training a hair over the wall time: never a negative fixed part
+    assert _cost_split(ran(1000, 2.0, 2.1)) == (2e-3, 0.0)
 
 
 def test_a_stored_preset_trial_stays_comparable_with_its_neutral_parameters_left_out(tmp_path):
