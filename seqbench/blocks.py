@@ -22,6 +22,10 @@ class SequenceBlock:
     ``input_symbols``, optional, says that the inputs are one-hot symbols: ``input_symbols[i, t]``
     is the input unit that is 1 at that step (all others are 0). A learner may read it instead of
     searching ``inputs`` for the active unit; ``inputs`` stays the authoritative dense form.
+    ``target_symbols``, optional, says the same of the targets: at every real step with a target,
+    output ``target_symbols[i, t]`` has target 1 and every other output 0. A learner may read it
+    instead of copying the dense ``targets`` (on Exp. 2a/2b's 101 outputs, most of a block's
+    bytes); ``targets`` stays the authoritative form, and the judges read only it.
     """
 
     inputs: np.ndarray  # (n, T, n_inputs) float64
@@ -30,6 +34,7 @@ class SequenceBlock:
     lengths: np.ndarray  # (n,) int64
     extras: dict[str, Any] = field(default_factory=dict)
     input_symbols: np.ndarray | None = None  # (n, T) int64, see the class docstring
+    target_symbols: np.ndarray | None = None  # (n, T) int64, see the class docstring
 
     def __post_init__(self) -> None:
         self.inputs = np.ascontiguousarray(self.inputs, dtype=np.float64)
@@ -44,11 +49,13 @@ class SequenceBlock:
             )
         if self.lengths.shape != (n,) or (n and (self.lengths.max() > t or self.lengths.min() < 1)):
             raise ValueError("lengths must be one per sequence, each in [1, padded length]")
-        if self.input_symbols is not None:
-            self.input_symbols = np.ascontiguousarray(self.input_symbols, dtype=np.int64)
-            if self.input_symbols.shape != (n, t):
-                raise ValueError(f"input_symbols must have shape {(n, t)}, got "
-                                 f"{self.input_symbols.shape}")
+        for name in ("input_symbols", "target_symbols"):
+            symbols = getattr(self, name)
+            if symbols is not None:
+                symbols = np.ascontiguousarray(symbols, dtype=np.int64)
+                if symbols.shape != (n, t):
+                    raise ValueError(f"{name} must have shape {(n, t)}, got {symbols.shape}")
+                setattr(self, name, symbols)
 
     def __len__(self) -> int:
         return int(self.inputs.shape[0])
@@ -69,6 +76,7 @@ class SequenceBlock:
             lengths,
             {k: (v[index][:, :t] if _is_stepwise(v, self) else v[index]) for k, v in self.extras.items()},
             None if self.input_symbols is None else self.input_symbols[index, :t],
+            None if self.target_symbols is None else self.target_symbols[index, :t],
         )
 
     @staticmethod
@@ -96,6 +104,8 @@ class SequenceBlock:
             extras,
             None if any(b.input_symbols is None for b in blocks)
             else np.concatenate([pad(b.input_symbols) for b in blocks]),
+            None if any(b.target_symbols is None for b in blocks)
+            else np.concatenate([pad(b.target_symbols) for b in blocks]),
         )
 
 

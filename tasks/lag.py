@@ -435,9 +435,9 @@ class PredictionRun(LagRun):
         width = int(steps.max())
         mask = pad_mask(steps, width)
         inputs = symbols[:, :width]
-        return SequenceBlock(self._one_hot(inputs, reuse),
-                             self._one_hot(symbols[:, 1:width + 1], reuse, "targets"), mask, steps,
-                             input_symbols=inputs)
+        targets = symbols[:, 1:width + 1]
+        return SequenceBlock(self._one_hot(inputs, reuse), self._one_hot(targets, reuse, "targets"),
+                             mask, steps, input_symbols=inputs, target_symbols=targets)
 
 
 class Lag2aRun(PredictionRun):

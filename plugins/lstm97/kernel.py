@@ -198,12 +198,11 @@ def _add_scaled(target, o, e, value, live, every_lane, proto):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _wrong(targets, outputs, s, l, n_steps, n_out, tolerance, squared):
+def _wrong(target, outputs, s, l, L, n_steps, n_out, tolerance, squared):
     """Whether some output's error at step ``s`` of lane ``l`` is not below ``tolerance``
-    (``targets`` and ``outputs`` lane-major, ``[l, s, k]``)."""
+    (``target`` the step's scratch row ``[k, l]``, ``outputs`` lane-major ``[l, s, k]``)."""
     for k in range(n_out):
-        o = (l * n_steps + s) * n_out + k
-        e = abs(targets[o] - outputs[o])
+        e = abs(target[k * L + l] - outputs[(l * n_steps + s) * n_out + k])
         if squared:
             e = e * e
         if not e < tolerance:  # NaN counts as wrong
@@ -213,7 +212,7 @@ def _wrong(targets, outputs, s, l, n_steps, n_out, tolerance, squared):
 
 @njit(cache=True, error_model="numpy")
 def run_lanes(
-    x, sym, xval, targets, target_mask, first, last,
+    x, sym, xval, targets, tsym, target_mask, first, last,
     wh, wo, wp, h_lo, h_hi, o_lo, o_hi,
     in_gate, out_gate, forget_gate, cell_unit, cell_block,
     g_code, h_code, peephole, state_decay, reset_activation,
@@ -225,10 +224,11 @@ def run_lanes(
     """Run (and, unless ``mode`` is -1, train on) every lane's stream of time steps.
 
     Per step ``s`` and lane ``l``: ``x[s, :, l]`` dense inputs (or an empty ``x`` and the one-hot
-    ``sym[s, l]``, ``xval[s, l]``), ``targets[l, s, :]``, ``target_mask[s, l]`` (False also on
-    a lane's idle steps), ``first``/``last`` marking its sequence starts and ends. Weights
-    ``wh[u, v, l]``, ``wo[k, v, l]`` and the peephole weights ``wp[gate, c, l]`` are the lanes'
-    own. Writes each step's outputs (computed before that step's weight change) to
+    ``sym[s, l]``, ``xval[s, l]``), ``targets[l, s, :]`` (or an empty ``targets`` and the
+    one-hot ``tsym[s, l]``, the output whose target is 1, or -1 for none), ``target_mask[s, l]``
+    (False also on a lane's idle steps), ``first``/``last`` marking its sequence starts and
+    ends. Weights ``wh[u, v, l]``, ``wo[k, v, l]`` and the peephole weights ``wp[gate, c, l]``
+    are the lanes' own. Writes each step's outputs (computed before that step's weight change) to
     ``outputs[l, s, :]``. ``proto`` is any tuple of ``L`` floats: its length, the lane count, is
     part of the compiled kernel's type. Every array with a lane axis is C-contiguous. Targets and
     outputs are the one exception to "lanes last": they are the bulk of a wide block's data (Exp.
@@ -252,7 +252,7 @@ def run_lanes(
     more in this call. The call ends once every lane has stopped.
     """
     L = len(proto)
-    n_steps = targets.shape[1]
+    n_steps = target_mask.shape[0]
     n_out = wo.shape[0]
     n_hid = wh.shape[0]
     n_cells = cell_unit.shape[0]
@@ -298,6 +298,7 @@ def run_lanes(
     upd_o = dwo if mode != STEP else wo
     upd_p = dwp if mode != STEP else wp
     dense = x.shape[0] > 0
+    dense_targets = tsym.shape[0] == 0
     n_loop = _loop_lanes(src, proto)
     for l in range(L):
         stopped_at[l] = -1
@@ -412,10 +413,17 @@ def run_lanes(
         for l in range(L):
             for k in range(n_out):
                 outputs[l, s, k] = y[k, l]
+        if learn or stopping:
+            if dense_targets:
+                for l in range(L):
+                    for k in range(n_out):
+                        target[k, l] = targets[l, s, k]
+            else:
+                target[:] = 0.0
+                for l in range(L):
+                    if tsym[s, l] >= 0:
+                        target[tsym[s, l], l] = 1.0
         if learn:
-            for l in range(L):
-                for k in range(n_out):
-                    target[k, l] = targets[l, s, k]
             for k in range(n_out):
                 yk = V.load(y, k * L, proto)
                 V.store(err_out, k * L, V.mul(V.mul(yk, V.sub(one, yk)),
@@ -526,8 +534,8 @@ def run_lanes(
         if stopping:
             n_dead = 0
             for l in range(L):
-                if live_now[l] and _wrong(V.address(targets), V.address(outputs), s, l, n_steps,
-                                          n_out, stop_tolerance, stop_squared):
+                if live_now[l] and _wrong(V.address(target), V.address(outputs), s, l, L,
+                                          n_steps, n_out, stop_tolerance, stop_squared):
                     stopped_at[l] = s
                     dead[l] = True
                 n_dead += dead[l]

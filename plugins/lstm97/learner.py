@@ -433,7 +433,7 @@ def run_kernel(layout: Layout, params, blocks: list[SequenceBlock], wh, wo, wp, 
     stops = np.zeros(len(blocks), np.int64) if stopped_at is None else stopped_at
     out = lanes.outputs()
     run_lanes(
-        lanes.x, lanes.sym, lanes.xval, lanes.targets, lanes.target_mask, lanes.first,
+        lanes.x, lanes.sym, lanes.xval, lanes.targets, lanes.tsym, lanes.target_mask, lanes.first,
         lanes.last, wh, wo, wp, layout.h_lo, layout.h_hi, layout.o_lo, layout.o_hi,
         layout.in_gate, layout.out_gate, layout.forget_gate, layout.cell_unit, layout.cell_block,
         SQUASH[p["g"]], SQUASH[p["h"]], bool(_option(p, "peepholes")),
